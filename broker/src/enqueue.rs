@@ -1,0 +1,295 @@
+//! Enqueue: one job, or many in one pipelined round trip per batch.
+use crate::backoff::Backoff;
+use crate::broker::Broker;
+use crate::codec::Codec;
+use crate::envelope::Envelope;
+use crate::error::{Error, Result};
+use crate::keys::queues_set;
+use crate::name::{QueueName, validate_job_id};
+use crate::reply;
+use fred::interfaces::SetsInterface;
+use fred::types::Value;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+/// When a job may first run. A time in the past means now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunAt {
+    #[default]
+    Now,
+    /// Milliseconds since the Unix epoch.
+    AtMs(i64),
+    After(Duration),
+}
+
+/// A unique key: while a job holding it is pending, delayed or running, an
+/// enqueue with the same key (in the same queue) returns that job's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unique {
+    pub key: String,
+    /// None: the broker's `unique_ttl` after the job's run time.
+    pub ttl: Option<Duration>,
+}
+
+/// A job ready to enqueue: everything but the time-dependent fields.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// None: a new ULID. Callers that replay a job (the outbox relay) pass its
+    /// id so that enqueueing it twice is a no-op.
+    pub id: Option<String>,
+    pub queue: QueueName,
+    pub kind: String,
+    pub codec: Codec,
+    pub payload: Box<RawValue>,
+    pub max_attempts: u32,
+    pub backoff: Option<Backoff>,
+    pub timeout: Option<Duration>,
+    pub run_at: RunAt,
+    pub unique: Option<Unique>,
+}
+
+impl NewJob {
+    /// A JSON job with default options.
+    pub fn json(queue: QueueName, kind: impl Into<String>, payload: Box<RawValue>) -> NewJob {
+        NewJob {
+            id: None,
+            queue,
+            kind: kind.into(),
+            codec: Codec::Json,
+            payload,
+            max_attempts: crate::envelope::DEFAULT_MAX_ATTEMPTS,
+            backoff: None,
+            timeout: None,
+            run_at: RunAt::Now,
+            unique: None,
+        }
+    }
+}
+
+/// The outcome of one enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    pub id: String,
+    /// False when a job with this id, or a live job with the same unique key,
+    /// already existed; `id` is then that job's id.
+    pub created: bool,
+}
+
+/// Jobs per script call in `enqueue_many`: large enough to amortise the call,
+/// small enough not to stall Redis for other clients.
+const BATCH: usize = 500;
+
+fn new_id() -> String {
+    static GEN: OnceLock<Mutex<ulid::Generator>> = OnceLock::new();
+    let mut g = GEN
+        .get_or_init(|| Mutex::new(ulid::Generator::new()))
+        .lock()
+        .expect("ulid lock");
+    // Monotonic within a millisecond; on the (2^80 per ms) overflow fall back to a random one.
+    g.generate()
+        .unwrap_or_else(|_| ulid::Ulid::new())
+        .to_string()
+}
+
+/// One job's ARGV group for enqueue.lua, after validation.
+struct Prepared {
+    queue: QueueName,
+    args: [Value; 6],
+    id: String,
+}
+
+impl Broker {
+    fn prepare(&self, job: NewJob, now: i64) -> Result<Prepared> {
+        let cfg = self.config();
+        if job.kind.is_empty() || job.kind.len() > 128 || job.kind.chars().any(char::is_control) {
+            return Err(Error::InvalidKind(job.kind));
+        }
+        if job.max_attempts == 0 {
+            return Err(Error::ZeroMaxAttempts);
+        }
+        let size = job.payload.get().len();
+        if size > cfg.max_payload_bytes {
+            return Err(Error::PayloadTooLarge {
+                size,
+                limit: cfg.max_payload_bytes,
+            });
+        }
+        if job.codec == Codec::Bincode && !cfg!(feature = "bincode") {
+            return Err(Error::UnknownCodec("bincode".into()));
+        }
+        if let Some(u) = &job.unique
+            && (u.key.is_empty() || u.key.len() > 512)
+        {
+            return Err(Error::InvalidUniqueKey);
+        }
+        let id = match job.id {
+            Some(id) => {
+                validate_job_id(&id)?;
+                id
+            }
+            None => new_id(),
+        };
+        let ready = match job.run_at {
+            RunAt::Now => now,
+            RunAt::AtMs(at) => at.max(now),
+            RunAt::After(d) => now + d.as_millis() as i64,
+        };
+        let (ukey, ttl) = match &job.unique {
+            Some(u) => (
+                u.key.clone(),
+                u.ttl
+                    .map(|t| t.as_millis() as i64)
+                    .unwrap_or((ready - now) + cfg.unique_ttl.as_millis() as i64),
+            ),
+            None => (String::new(), 0),
+        };
+        let env = Envelope {
+            id: id.clone(),
+            queue: job.queue.to_string(),
+            kind: job.kind,
+            codec: job.codec,
+            payload: job.payload,
+            max_attempts: job.max_attempts,
+            backoff: job.backoff,
+            timeout_ms: job.timeout.map(|t| t.as_millis() as u64),
+            enqueued_at: now,
+            run_at: ready,
+            unique_key: job.unique.map(|u| u.key),
+        };
+        Ok(Prepared {
+            queue: job.queue,
+            args: [
+                id.clone().into(),
+                env.to_json().into(),
+                ready.into(),
+                (env.max_attempts as i64).into(),
+                ukey.into(),
+                ttl.into(),
+            ],
+            id,
+        })
+    }
+
+    /// Adds queues this process has not seen to the queue set (one SADD per
+    /// queue per process, not per job).
+    async fn register_queues<'a>(&self, queues: impl Iterator<Item = &'a QueueName>) -> Result<()> {
+        let fresh: Vec<String> = {
+            let seen = self.inner.registered.lock().expect("registered lock");
+            let mut fresh: Vec<String> = queues
+                .filter(|q| !seen.contains(*q))
+                .map(|q| q.to_string())
+                .collect();
+            fresh.sort();
+            fresh.dedup();
+            fresh
+        };
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        self.inner
+            .client
+            .sadd::<(), _, _>(queues_set(self.prefix()), fresh.clone())
+            .await?;
+        let mut seen = self.inner.registered.lock().expect("registered lock");
+        for q in fresh {
+            seen.insert(QueueName::new(q)?);
+        }
+        Ok(())
+    }
+
+    fn enqueue_call(
+        &self,
+        queue: &QueueName,
+        now: i64,
+        groups: impl Iterator<Item = [Value; 6]>,
+    ) -> (Vec<String>, Vec<Value>) {
+        let k = self.keys(queue);
+        let keys = vec![
+            k.pending.clone(),
+            k.delayed.clone(),
+            k.jobs.clone(),
+            k.unique.clone(),
+            k.wake.clone(),
+        ];
+        let mut args = vec![Value::from(now)];
+        for g in groups {
+            args.extend(g);
+        }
+        (keys, args)
+    }
+
+    /// Enqueues one job.
+    pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        let now = self.now_ms();
+        let p = self.prepare(job, now)?;
+        self.register_queues(std::iter::once(&p.queue)).await?;
+        let (keys, args) = self.enqueue_call(&p.queue, now, std::iter::once(p.args));
+        let reply = self.eval(&self.inner.scripts.enqueue, keys, args).await?;
+        parse_results(reply)?
+            .pop()
+            .ok_or_else(|| Error::protocol("enqueue", "empty reply"))
+    }
+
+    /// Enqueues many jobs in one pipelined round trip (jobs of one queue go
+    /// to Redis in script calls of up to 500). Every job is validated before
+    /// anything is sent: one bad job fails the batch and enqueues nothing.
+    /// Results are in input order.
+    pub async fn enqueue_many(
+        &self,
+        jobs: impl IntoIterator<Item = NewJob>,
+    ) -> Result<Vec<Enqueued>> {
+        let now = self.now_ms();
+        let prepared = jobs
+            .into_iter()
+            .map(|j| self.prepare(j, now))
+            .collect::<Result<Vec<_>>>()?;
+        if prepared.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.register_queues(prepared.iter().map(|p| &p.queue))
+            .await?;
+        // Group by queue, remembering each job's input position.
+        let mut by_queue: HashMap<QueueName, Vec<(usize, [Value; 6])>> = HashMap::new();
+        for (i, p) in prepared.into_iter().enumerate() {
+            debug_assert!(!p.id.is_empty());
+            by_queue.entry(p.queue).or_default().push((i, p.args));
+        }
+        let total: usize = by_queue.values().map(Vec::len).sum();
+        let mut positions = Vec::new();
+        let mut calls = Vec::new();
+        for (queue, items) in by_queue {
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let chunk: Vec<_> = items.by_ref().take(BATCH).collect();
+                positions.push(chunk.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+                let (keys, args) =
+                    self.enqueue_call(&queue, now, chunk.into_iter().map(|(_, a)| a));
+                calls.push((&self.inner.scripts.enqueue, keys, args));
+            }
+        }
+        let replies = self.eval_many(calls).await?;
+        let mut out: Vec<Option<Enqueued>> = vec![None; total];
+        for (reply, pos) in replies.into_iter().zip(positions) {
+            for (r, i) in parse_results(reply?)?.into_iter().zip(pos) {
+                out[i] = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| r.ok_or_else(|| Error::protocol("enqueue", "missing result")))
+            .collect()
+    }
+}
+
+fn parse_results(reply: Value) -> Result<Vec<Enqueued>> {
+    reply::array("enqueue", reply)?
+        .into_iter()
+        .map(|pair| {
+            let mut pair = reply::array("enqueue", pair)?.into_iter();
+            let created = reply::int("enqueue", &pair.next().unwrap_or(Value::Null))? == 1;
+            let id = reply::string("enqueue", pair.next().unwrap_or(Value::Null))?;
+            Ok(Enqueued { id, created })
+        })
+        .collect()
+}

@@ -1,0 +1,86 @@
+//! The job envelope: the JSON document stored under a job's id in the queue's
+//! `jobs` hash. It never changes after enqueue; the mutable state (attempts,
+//! errors, lease) lives in sibling hash fields that Lua updates without
+//! decoding the payload. docs/PROTOCOL.md documents it for other languages.
+use crate::backoff::Backoff;
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::time::Duration;
+
+/// Attempts a job gets when neither the job type nor the enqueue says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    /// ULID: time-ordered, unique.
+    pub id: String,
+    pub queue: String,
+    /// The handler's name.
+    pub kind: String,
+    #[serde(default)]
+    pub codec: Codec,
+    /// JSON codec: the value itself. bincode: a base64 string.
+    pub payload: Box<RawValue>,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// None: the worker's schedule for this kind (or the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+    /// None: the worker's `--timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub enqueued_at: i64,
+    /// When the first attempt may start (ms since the epoch).
+    #[serde(default)]
+    pub run_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+}
+
+fn default_max_attempts() -> u32 {
+    DEFAULT_MAX_ATTEMPTS
+}
+
+impl Envelope {
+    /// Parses and checks an envelope read from Redis. Anything a worker could
+    /// not act on is an error here, so the reserve path can bury it at once.
+    pub fn parse(raw: &str) -> Result<Envelope> {
+        let env: Envelope = serde_json::from_str(raw)
+            .map_err(|e| Error::Decode(format!("damaged envelope: {e}")))?;
+        if env.kind.is_empty() {
+            return Err(Error::Decode("damaged envelope: empty kind".into()));
+        }
+        if env.codec == Codec::Bincode && !cfg!(feature = "bincode") {
+            return Err(Error::Decode(
+                "bincode payload, but this build has no bincode codec".into(),
+            ));
+        }
+        Ok(env)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an envelope always serializes")
+    }
+
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        self.codec.decode(&self.payload)
+    }
+
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout_ms.map(Duration::from_millis)
+    }
+}
+
+/// One failed attempt, as recorded by the fail and reclaim scripts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptError {
+    pub attempt: u32,
+    /// ms since the epoch.
+    pub at: i64,
+    pub error: String,
+}

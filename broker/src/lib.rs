@@ -1,0 +1,55 @@
+//! # weir-broker
+//!
+//! weir's Redis data model: the job envelope, the key schema, and one atomic
+//! Lua script per operation with a typed wrapper each. docs/REDIS.md
+//! documents the keys and states; docs/PROTOCOL.md the enqueue protocol for
+//! other languages.
+//!
+//! # Layout
+//! - [`broker`]: the connection, settings, and script calls (`eval`, pipelined `eval_many`).
+//! - [`keys`]: every Redis key, built from one hash-tagged prefix per queue.
+//! - [`envelope`], [`codec`], [`backoff`]: what a job is and how its payload is encoded.
+//! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
+//! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
+//!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
+//!   [`admin`] (pause, resume, delete, stats), [`wait`] (idle wake-up).
+//!
+//! # Job states
+//! `pending` → (reserve) → `active` → (ack) → done (deleted)
+//! `active` → (fail) → `delayed` (retry) or `dead`; `active` → (release) → `pending`;
+//! `active` → (reclaim, lease expired) → `pending` or `dead`;
+//! `delayed` → (promote, when due) → `pending`. A job is in exactly one state.
+pub mod admin;
+pub mod backoff;
+pub mod broker;
+pub mod clock;
+pub mod codec;
+pub mod duration;
+pub mod enqueue;
+pub mod envelope;
+pub mod error;
+pub mod finish;
+pub mod keys;
+pub mod maintenance;
+pub mod name;
+mod reply;
+pub mod reserve;
+pub mod scripts;
+pub mod select;
+pub mod wait;
+
+pub use admin::{JobInfo, JobState, QueueStats};
+pub use backoff::Backoff;
+pub use broker::{Broker, BrokerConfig, redact_url};
+pub use clock::{Clock, OffsetClock, SystemClock};
+pub use codec::Codec;
+pub use duration::{format_duration, parse_duration};
+pub use enqueue::{Enqueued, NewJob, RunAt, Unique};
+pub use envelope::{AttemptError, Envelope};
+pub use error::{Error, Result};
+pub use finish::FailOutcome;
+pub use maintenance::Reclaimed;
+pub use name::QueueName;
+pub use reserve::{Lease, Reserved};
+pub use select::{Mode, Selector};
+pub use wait::Waiter;

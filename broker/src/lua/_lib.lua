@@ -1,0 +1,80 @@
+-- Shared helpers, prepended to every weir script at load time (see scripts.rs).
+-- A job's data lives in the queue's `jobs` hash under fields derived from its id:
+--   <id>    the JSON envelope (immutable)
+--   <id>:a  attempts started (integer)
+--   <id>:m  max attempts (integer)
+--   <id>:u  unique key, when the job has one
+--   <id>:e  JSON array of {attempt, at, error} for failed attempts
+-- Field names are built here; keys never are (Redis Cluster).
+
+local function job_fields(id)
+  return id, id .. ':a', id .. ':m', id .. ':u', id .. ':e'
+end
+
+local function delete_job(jobs, id)
+  redis.call('HDEL', jobs, job_fields(id))
+end
+
+-- Unique entries are "<expires_ms>:<owner id>".
+local function unique_owner(entry)
+  local sep = string.find(entry, ':', 1, true)
+  if not sep then return nil, 0 end
+  return string.sub(entry, sep + 1), tonumber(string.sub(entry, 1, sep - 1)) or 0
+end
+
+local function free_unique(jobs, unique, id)
+  local u = redis.call('HGET', jobs, id .. ':u')
+  if u then
+    local entry = redis.call('HGET', unique, u)
+    if entry and unique_owner(entry) == id then
+      redis.call('HDEL', unique, u)
+    end
+  end
+end
+
+local function append_error(jobs, id, attempt, now, message)
+  local list = {}
+  local raw = redis.call('HGET', jobs, id .. ':e')
+  if raw then
+    local ok, decoded = pcall(cjson.decode, raw)
+    if ok and type(decoded) == 'table' then list = decoded end
+  end
+  list[#list + 1] = { attempt = attempt, at = now, error = message }
+  redis.call('HSET', jobs, id .. ':e', cjson.encode(list))
+end
+
+local function drop_dead(dead, jobs, ids)
+  for _, old in ipairs(ids) do
+    delete_job(jobs, old)
+    redis.call('ZREM', dead, old)
+  end
+end
+
+-- Moves a job to the dead set, frees its unique key, and keeps the dead set
+-- bounded by age and by length (0 = unbounded).
+local function bury(dead, jobs, unique, stats, id, now, max_len, max_age_ms)
+  free_unique(jobs, unique, id)
+  redis.call('ZADD', dead, now, id)
+  redis.call('HINCRBY', stats, 'dead', 1)
+  if max_age_ms > 0 then
+    drop_dead(dead, jobs, redis.call('ZRANGEBYSCORE', dead, '-inf', '(' .. (now - max_age_ms), 'LIMIT', 0, 100))
+  end
+  if max_len > 0 then
+    local n = redis.call('ZCARD', dead)
+    if n > max_len then
+      drop_dead(dead, jobs, redis.call('ZRANGE', dead, 0, n - max_len - 1))
+    end
+  end
+end
+
+-- The lease fence: a job may be finished only by the reservation that holds it.
+-- The attempt number is the fencing token: every reserve raises it.
+local function holds_lease(active, jobs, id, attempt)
+  return redis.call('ZSCORE', active, id) and redis.call('HGET', jobs, id .. ':a') == attempt
+end
+
+local function wake_one(wake)
+  if redis.call('LLEN', wake) == 0 then
+    redis.call('RPUSH', wake, '1')
+  end
+end

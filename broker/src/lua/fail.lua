@@ -1,0 +1,23 @@
+-- fail: record a failed attempt of a reserved job; retry it later or bury it.
+-- KEYS[1] active  KEYS[2] delayed  KEYS[3] dead  KEYS[4] jobs  KEYS[5] unique  KEYS[6] stats
+-- ARGV[1] now_ms  ARGV[2] id  ARGV[3] attempt  ARGV[4] error
+-- ARGV[5] retry_at_ms (-1 = do not retry)  ARGV[6] dead_max_len  ARGV[7] dead_max_age_ms
+-- Returns 'retry', 'dead', or 'lost' (this reservation no longer holds the job).
+local active, delayed, dead, jobs, unique, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local now, id, attempt, message = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local retry_at, dead_len, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+
+if not holds_lease(active, jobs, id, attempt) then return 'lost' end
+redis.call('ZREM', active, id)
+redis.call('HINCRBY', stats, 'failed', 1)
+append_error(jobs, id, tonumber(attempt), now, message)
+local max = tonumber(redis.call('HGET', jobs, id .. ':m') or '')
+if retry_at >= 0 and max and tonumber(attempt) < max then
+  redis.call('ZADD', delayed, retry_at, id)
+  return 'retry'
+end
+if retry_at >= 0 and not max then
+  append_error(jobs, id, tonumber(attempt), now, 'max attempts damaged; not retried')
+end
+bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
+return 'dead'

@@ -1,0 +1,141 @@
+//! Reserve: take up to N jobs for one worker, each under a lease.
+use crate::broker::Broker;
+use crate::envelope::Envelope;
+use crate::error::Result;
+use crate::name::QueueName;
+use crate::reply;
+use crate::select::Selector;
+use fred::types::Value;
+use std::time::Duration;
+
+/// A reservation's claim on a job: the attempt number is the fencing token,
+/// so a worker whose lease expired cannot finish a job someone else now holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub queue: QueueName,
+    pub id: String,
+    pub attempt: u32,
+}
+
+/// A reserved job: its lease and its envelope.
+#[derive(Debug, Clone)]
+pub struct Reserved {
+    pub lease: Lease,
+    pub envelope: Envelope,
+}
+
+impl Broker {
+    /// Reserves up to `max` jobs from the selector's queues under a lease of
+    /// `lease`. One pipelined round trip when every planned queue has work;
+    /// when some come up short, further rounds share the shortfall among the
+    /// queues that still have work (at most one round per queue).
+    ///
+    /// Jobs whose data is damaged are buried here with the reason and never
+    /// returned; they never make this call fail.
+    pub async fn reserve(
+        &self,
+        selector: &mut Selector,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<Reserved>> {
+        let mut out = Vec::with_capacity(max);
+        let n_queues = selector.queues().len();
+        let mut candidate = vec![true; n_queues];
+        while out.len() < max && candidate.iter().any(|c| *c) {
+            let plan = selector.plan(max - out.len(), &candidate);
+            let now = self.now_ms();
+            let until = now + lease.as_millis() as i64;
+            let mut asked = Vec::new();
+            let mut calls = Vec::new();
+            for (i, &count) in plan.iter().enumerate().filter(|(_, c)| **c > 0) {
+                let k = self.keys(&selector.queues()[i]);
+                let keys = vec![
+                    k.pending.clone(),
+                    k.active.clone(),
+                    k.jobs.clone(),
+                    k.conf.clone(),
+                    k.wake.clone(),
+                    k.dead.clone(),
+                    k.unique.clone(),
+                    k.stats.clone(),
+                ];
+                let args: Vec<Value> = vec![
+                    now.into(),
+                    (count as i64).into(),
+                    until.into(),
+                    (self.config().dead_max_len as i64).into(),
+                    (self.config().dead_max_age.as_millis() as i64).into(),
+                ];
+                asked.push((i, count));
+                calls.push((&self.inner.scripts.reserve, keys, args));
+            }
+            let replies = self.eval_many(calls).await?;
+            for ((i, count), reply) in asked.into_iter().zip(replies) {
+                let queue = selector.queues()[i].clone();
+                let got = self.take_reply(&queue, reply?, &mut out).await?;
+                match got {
+                    Taken::Paused => candidate[i] = false,
+                    Taken::Jobs { popped, remaining } => {
+                        if popped < count || remaining == 0 {
+                            candidate[i] = false;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads one queue's reserve reply into `out`, burying damaged envelopes.
+    async fn take_reply(
+        &self,
+        queue: &QueueName,
+        reply: Value,
+        out: &mut Vec<Reserved>,
+    ) -> Result<Taken> {
+        let items = reply::array("reserve", reply)?;
+        let head = reply::int("reserve", items.first().unwrap_or(&Value::Null))?;
+        if head < 0 {
+            return Ok(Taken::Paused);
+        }
+        let mut popped = 0;
+        let mut rest = items.into_iter().skip(1);
+        while let (Some(id), Some(attempt), Some(env)) = (rest.next(), rest.next(), rest.next()) {
+            popped += 1;
+            let id = reply::string("reserve", id)?;
+            let attempt = reply::int("reserve", &attempt)? as u32;
+            let lease = Lease {
+                queue: queue.clone(),
+                id,
+                attempt,
+            };
+            let parsed = reply::string("reserve", env).and_then(|raw| Envelope::parse(&raw));
+            match parsed {
+                Ok(envelope) if envelope.id == lease.id => out.push(Reserved { lease, envelope }),
+                Ok(envelope) => {
+                    let why = format!(
+                        "damaged job data: envelope id {:?} does not match {:?}",
+                        envelope.id, lease.id
+                    );
+                    self.bury(&lease, &why).await?;
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %queue, id = %lease.id, error = %e, "burying damaged job");
+                    self.bury(&lease, &format!("damaged job data: {e}")).await?;
+                }
+            }
+        }
+        // Jobs the script buried itself (data missing) are not returned, so a
+        // queue can come up short while it still has work: it then sits out
+        // the rest of this call only.
+        Ok(Taken::Jobs {
+            popped,
+            remaining: head,
+        })
+    }
+}
+
+enum Taken {
+    Paused,
+    Jobs { popped: usize, remaining: i64 },
+}

@@ -1,0 +1,76 @@
+//! Waiting for work without polling. Every enqueue, promote, release and
+//! resume rings the queue's `wake` doorbell (a list holding at most one
+//! token); an idle worker blocks on the doorbells of its queues with BLPOP on a
+//! connection of its own, because a blocked connection stalls every command
+//! routed to it.
+use crate::broker::Broker;
+use crate::error::Result;
+use crate::name::QueueName;
+use fred::error::ErrorKind;
+use fred::interfaces::{ClientLike, ListInterface};
+use fred::types::Value;
+use std::time::Duration;
+
+/// A dedicated blocking connection for one worker.
+#[derive(Debug)]
+pub struct Waiter {
+    client: fred::clients::Client,
+    keys: Vec<String>,
+    queues: Vec<QueueName>,
+}
+
+impl Broker {
+    /// Opens a dedicated connection that waits on `queues`' doorbells.
+    pub async fn waiter(&self, queues: &[QueueName]) -> Result<Waiter> {
+        let client = self.inner.client.clone_new();
+        client.init().await?;
+        Ok(Waiter {
+            client,
+            keys: queues.iter().map(|q| self.keys(q).wake.clone()).collect(),
+            queues: queues.to_vec(),
+        })
+    }
+}
+
+impl Waiter {
+    /// Blocks until one of the queues rings or `timeout` passes (whole
+    /// seconds are cheapest for Redis; at least 10 ms). Returns the queue that
+    /// rang. A ring only says "look": another worker may already have taken
+    /// the job.
+    ///
+    /// On Redis Cluster the doorbells of different queues live in different
+    /// slots, so a multi-queue BLPOP is refused there; see docs/REDIS.md.
+    pub async fn wait(&self, timeout: Duration) -> Result<Option<QueueName>> {
+        let secs = timeout.as_secs_f64().max(0.01);
+        let guard = fred::types::config::Options {
+            timeout: Some(timeout + Duration::from_secs(5)),
+            ..Default::default()
+        };
+        let reply: std::result::Result<Value, _> = self
+            .client
+            .with_options(&guard)
+            .blpop(self.keys.clone(), secs)
+            .await;
+        match reply {
+            Ok(Value::Array(pair)) => {
+                let key = pair
+                    .first()
+                    .and_then(|k| k.as_str().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Ok(self
+                    .keys
+                    .iter()
+                    .position(|k| *k == key)
+                    .map(|i| self.queues[i].clone()))
+            }
+            Ok(_) => Ok(None),
+            // An expired blocking pop can come back as a client-side timeout.
+            Err(e) if *e.kind() == ErrorKind::Timeout => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.quit().await;
+    }
+}

@@ -1,0 +1,92 @@
+//! # weir-client
+//!
+//! What an application uses to enqueue jobs.
+//!
+//! # Layout
+//! - [`Job`]: a typed job and its defaults (`job.rs`).
+//! - [`Options`]: per-enqueue overrides (`options.rs`).
+//! - [`Client`]: connect and enqueue (this file).
+mod job;
+mod options;
+
+pub use job::Job;
+pub use options::Options;
+pub use weir_broker::{Backoff, BrokerConfig, Codec, Enqueued, Error, QueueName, Result};
+
+use weir_broker::{Broker, NewJob};
+
+/// Enqueues jobs. Cheap to clone; clones share one connection.
+#[derive(Debug, Clone)]
+pub struct Client {
+    broker: Broker,
+}
+
+impl Client {
+    /// Connects with default settings (key prefix `weir`).
+    pub async fn connect(url: &str) -> Result<Client> {
+        Self::connect_with(url, BrokerConfig::default()).await
+    }
+
+    /// Connects with explicit settings, such as a key prefix.
+    pub async fn connect_with(url: &str, config: BrokerConfig) -> Result<Client> {
+        Ok(Client {
+            broker: Broker::connect(url, config).await?,
+        })
+    }
+
+    pub fn from_broker(broker: Broker) -> Client {
+        Client { broker }
+    }
+
+    /// The broker underneath, for workers and administration.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Encodes a typed job into a broker job.
+    pub fn prepare<J: Job>(job: &J, options: Options) -> Result<NewJob> {
+        let codec = options.codec.unwrap_or(J::CODEC);
+        Ok(NewJob {
+            id: options.id,
+            queue: QueueName::new(options.queue.as_deref().unwrap_or(J::QUEUE))?,
+            kind: J::KIND.to_string(),
+            codec,
+            payload: codec.encode(job)?,
+            max_attempts: options.max_attempts.unwrap_or(J::MAX_ATTEMPTS),
+            backoff: options.backoff.or_else(J::backoff),
+            timeout: options.timeout.or_else(J::timeout),
+            run_at: options.run_at,
+            unique: options.unique,
+        })
+    }
+
+    /// Enqueues a job with its type's defaults.
+    pub async fn enqueue<J: Job>(&self, job: J) -> Result<Enqueued> {
+        self.enqueue_with(job, Options::new()).await
+    }
+
+    pub async fn enqueue_with<J: Job>(&self, job: J, options: Options) -> Result<Enqueued> {
+        self.broker.enqueue(Self::prepare(&job, options)?).await
+    }
+
+    /// Enqueues many jobs in one round trip. Nothing is enqueued if any job is
+    /// invalid. Results are in input order.
+    pub async fn enqueue_many<J: Job>(
+        &self,
+        jobs: impl IntoIterator<Item = J>,
+    ) -> Result<Vec<Enqueued>> {
+        self.enqueue_many_with(jobs.into_iter().map(|j| (j, Options::new())))
+            .await
+    }
+
+    pub async fn enqueue_many_with<J: Job>(
+        &self,
+        jobs: impl IntoIterator<Item = (J, Options)>,
+    ) -> Result<Vec<Enqueued>> {
+        let prepared = jobs
+            .into_iter()
+            .map(|(j, o)| Self::prepare(&j, o))
+            .collect::<Result<Vec<_>>>()?;
+        self.broker.enqueue_many(prepared).await
+    }
+}

@@ -1,0 +1,92 @@
+//! Per-enqueue options.
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use weir_broker::{Backoff, Codec, RunAt, Unique};
+
+/// Overrides of a job type's defaults for one enqueue.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub(crate) queue: Option<String>,
+    pub(crate) run_at: RunAt,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) unique: Option<Unique>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) codec: Option<Codec>,
+    pub(crate) id: Option<String>,
+}
+
+impl Options {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The queue (validated at enqueue).
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Run no earlier than `delay` from now.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.run_at = RunAt::After(delay);
+        self
+    }
+
+    /// Run no earlier than `at`; a time in the past means now.
+    pub fn at(mut self, at: SystemTime) -> Self {
+        let ms = match at.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_millis() as i64,
+            Err(_) => 0,
+        };
+        self.run_at = RunAt::AtMs(ms);
+        self
+    }
+
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = Some(n);
+        self
+    }
+
+    /// While a job holding `key` is pending, delayed or running in the same
+    /// queue, enqueueing another returns that job's id instead. The key holds
+    /// until the job finishes or dies, or for the broker's `unique_ttl` after
+    /// its run time, whichever comes first.
+    pub fn unique(mut self, key: impl Into<String>) -> Self {
+        self.unique = Some(Unique {
+            key: key.into(),
+            ttl: None,
+        });
+        self
+    }
+
+    /// Like [`unique`](Self::unique) with an explicit time to live.
+    pub fn unique_for(mut self, key: impl Into<String>, ttl: Duration) -> Self {
+        self.unique = Some(Unique {
+            key: key.into(),
+            ttl: Some(ttl),
+        });
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = Some(codec);
+        self
+    }
+
+    /// Use this id instead of a new ULID; enqueueing the same id twice is a
+    /// no-op while the first is not done.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
