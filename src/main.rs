@@ -1,1 +1,20 @@
-fn main() {}
+//! The `weir` operator binary. Each subcommand lives in `cli/<name>.rs`;
+//! docs/CLI.md documents them all.
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_tracing();
+    match cli::run(args).await {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear line (with its causes), never a panic or a backtrace.
+            eprintln!("weir: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

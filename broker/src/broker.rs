@@ -67,6 +67,16 @@ pub(crate) struct Inner {
     pub registered: Mutex<HashSet<QueueName>>,
 }
 
+/// URL schemes fred understands: a single server, a cluster, sentinels, with or without TLS.
+const SCHEMES: [&str; 6] = [
+    "redis",
+    "rediss",
+    "redis-cluster",
+    "rediss-cluster",
+    "redis-sentinel",
+    "rediss-sentinel",
+];
+
 /// The URL with any password replaced, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -95,6 +105,13 @@ impl Broker {
             return Err(Error::InvalidUrl {
                 url: shown,
                 reason: "TLS (rediss://) needs weir built with the `tls` feature".into(),
+            });
+        }
+        let scheme = url.split("://").next().unwrap_or("");
+        if !url.contains("://") || !SCHEMES.contains(&scheme) {
+            return Err(Error::InvalidUrl {
+                url: shown,
+                reason: format!("the scheme must be one of {}", SCHEMES.join(", ")),
             });
         }
         let fred_config = Config::from_url(url).map_err(|e| Error::InvalidUrl {

@@ -101,10 +101,11 @@ struct Prepared {
 }
 
 impl Broker {
-    fn prepare(&self, job: NewJob, now: i64) -> Result<Prepared> {
+    /// Checks a job as enqueue would, without sending anything.
+    pub fn validate(&self, job: &NewJob) -> Result<()> {
         let cfg = self.config();
         if job.kind.is_empty() || job.kind.len() > 128 || job.kind.chars().any(char::is_control) {
-            return Err(Error::InvalidKind(job.kind));
+            return Err(Error::InvalidKind(job.kind.clone()));
         }
         if job.max_attempts == 0 {
             return Err(Error::ZeroMaxAttempts);
@@ -124,13 +125,16 @@ impl Broker {
         {
             return Err(Error::InvalidUniqueKey);
         }
-        let id = match job.id {
-            Some(id) => {
-                validate_job_id(&id)?;
-                id
-            }
-            None => new_id(),
-        };
+        if let Some(id) = &job.id {
+            validate_job_id(id)?;
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, job: NewJob, now: i64) -> Result<Prepared> {
+        self.validate(&job)?;
+        let cfg = self.config();
+        let id = job.id.unwrap_or_else(new_id);
         let ready = match job.run_at {
             RunAt::Now => now,
             RunAt::AtMs(at) => at.max(now),

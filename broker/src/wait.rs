@@ -74,3 +74,39 @@ impl Waiter {
         let _ = self.client.quit().await;
     }
 }
+
+impl Broker {
+    /// Reserves up to `max` jobs; when none is ready, waits on the doorbells
+    /// for up to `idle` and reserves again each time one rings. Returns an
+    /// empty batch only after `idle` with nothing to take.
+    ///
+    /// An idle worker calling this in a loop costs one reserve (one command
+    /// per queue) and one BLPOP per `idle` period; pick `idle` so that stays
+    /// under the command budget (10 s keeps four queues at 0.5 commands/s).
+    pub async fn reserve_or_wait(
+        &self,
+        selector: &mut crate::select::Selector,
+        waiter: &Waiter,
+        max: usize,
+        lease: Duration,
+        idle: Duration,
+    ) -> Result<Vec<crate::reserve::Reserved>> {
+        let got = self.reserve(selector, max, lease).await?;
+        if !got.is_empty() {
+            return Ok(got);
+        }
+        let deadline = tokio::time::Instant::now() + idle;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() || waiter.wait(left).await?.is_none() {
+                return Ok(Vec::new());
+            }
+            // Rang: look again. It may be a stale ring (someone else took the
+            // job); then keep waiting out the rest of `idle`.
+            let got = self.reserve(selector, max, lease).await?;
+            if !got.is_empty() {
+                return Ok(got);
+            }
+        }
+    }
+}

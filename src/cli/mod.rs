@@ -1,0 +1,93 @@
+//! Subcommands of the `weir` binary and the options they share.
+mod enqueue;
+mod pause;
+mod stats;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+use weir::broker::{Broker, BrokerConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "weir: a background job queue on Redis"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: Conn,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where Redis is, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Conn {
+    /// Redis URL: redis://[user:pass@]host:port[/db], or rediss:// for TLS.
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis: String,
+    /// Key prefix, so several apps can share one Redis.
+    #[arg(long, global = true, env = "WEIR_PREFIX", default_value = "weir")]
+    pub prefix: String,
+}
+
+impl Conn {
+    pub fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            prefix: self.prefix.clone(),
+            ..BrokerConfig::default()
+        }
+    }
+
+    pub async fn connect(&self) -> anyhow::Result<Broker> {
+        Broker::connect(&self.redis, self.broker_config())
+            .await
+            .context("cannot start")
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enqueue a job (or one per JSON line of stdin) and print its id.
+    Enqueue(enqueue::EnqueueArgs),
+    /// Per-queue figures: pending, delayed, active, dead, processed, failed, oldest age.
+    Stats(stats::StatsArgs),
+    /// Stop workers from taking a queue's jobs (they stay queued).
+    Pause(pause::QueueArg),
+    /// Let workers take a paused queue's jobs again.
+    Resume(pause::QueueArg),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Enqueue(a) => enqueue::run(&cli.conn, a).await,
+        Command::Stats(a) => stats::run(&cli.conn, a).await,
+        Command::Pause(a) => pause::pause(&cli.conn, a).await,
+        Command::Resume(a) => pause::resume(&cli.conn, a).await,
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: info).
+pub fn init_tracing() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Parses a non-negative duration flag such as `30s`; a leading `-` is the
+/// clear "negative" error rather than a parse failure.
+pub fn parse_duration_flag(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(weir::broker::Error::NegativeDelay.to_string());
+    }
+    weir::broker::parse_duration(s).map_err(|e| e.to_string())
+}
