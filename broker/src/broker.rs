@@ -68,14 +68,7 @@ pub(crate) struct Inner {
 }
 
 /// URL schemes fred understands: a single server, a cluster, sentinels, with or without TLS.
-const SCHEMES: [&str; 6] = [
-    "redis",
-    "rediss",
-    "redis-cluster",
-    "rediss-cluster",
-    "redis-sentinel",
-    "rediss-sentinel",
-];
+const SCHEMES: [&str; 6] = ["redis", "rediss", "redis-cluster", "rediss-cluster", "redis-sentinel", "rediss-sentinel"];
 
 /// The URL with any password replaced, for messages and logs.
 pub fn redact_url(url: &str) -> String {
@@ -83,11 +76,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                "***".to_string()
-            };
+            let masked = if userinfo.contains(':') { format!("{user}:***") } else { "***".to_string() };
             format!("{}{}{}", &url[..scheme + 3], masked, &url[at..])
         }
         _ => url.to_string(),
@@ -114,10 +103,8 @@ impl Broker {
                 reason: format!("the scheme must be one of {}", SCHEMES.join(", ")),
             });
         }
-        let fred_config = Config::from_url(url).map_err(|e| Error::InvalidUrl {
-            url: shown.clone(),
-            reason: e.details().to_string(),
-        })?;
+        let fred_config = Config::from_url(url)
+            .map_err(|e| Error::InvalidUrl { url: shown.clone(), reason: e.details().to_string() })?;
         let client = Builder::from_config(fred_config)
             .with_connection_config(|c| {
                 c.connection_timeout = config.connect_timeout;
@@ -126,10 +113,7 @@ impl Broker {
             .with_performance_config(|p| p.default_command_timeout = config.command_timeout)
             .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
             .build()?;
-        client.init().await.map_err(|source| Error::Unreachable {
-            url: shown.clone(),
-            source,
-        })?;
+        client.init().await.map_err(|e| Error::unreachable(shown.clone(), &e))?;
         let broker = Broker {
             inner: Arc::new(Inner {
                 client,
@@ -171,11 +155,7 @@ impl Broker {
             return k.clone();
         }
         let k = Arc::new(QueueKeys::new(self.prefix(), queue));
-        self.inner
-            .keys
-            .write()
-            .expect("keys lock")
-            .insert(queue.clone(), k.clone());
+        self.inner.keys.write().expect("keys lock").insert(queue.clone(), k.clone());
         k
     }
 
@@ -188,17 +168,9 @@ impl Broker {
     }
 
     /// Runs one script by SHA, reloading the scripts once on `NOSCRIPT`.
-    pub(crate) async fn eval(
-        &self,
-        script: &Script,
-        keys: Vec<String>,
-        args: Vec<Value>,
-    ) -> Result<Value> {
+    pub(crate) async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<Value>) -> Result<Value> {
         let client = &self.inner.client;
-        match client
-            .evalsha::<Value, _, _, _>(script.sha1().clone(), keys.clone(), args.clone())
-            .await
-        {
+        match client.evalsha::<Value, _, _, _>(script.sha1().clone(), keys.clone(), args.clone()).await {
             Err(e) if is_noscript(&e) => {
                 self.load_scripts().await?;
                 Ok(client.evalsha(script.sha1().clone(), keys, args).await?)
@@ -209,18 +181,12 @@ impl Broker {
 
     /// Runs several scripts in one pipelined round trip. Each call keeps its
     /// own result; a call refused with `NOSCRIPT` did not run and is retried.
-    pub(crate) async fn eval_many(
-        &self,
-        calls: Vec<(&Script, Vec<String>, Vec<Value>)>,
-    ) -> Result<Vec<Result<Value>>> {
+    pub(crate) async fn eval_many(&self, calls: Vec<(&Script, Vec<String>, Vec<Value>)>) -> Result<Vec<Result<Value>>> {
         let pipeline = self.inner.client.pipeline();
         for (script, keys, args) in &calls {
             // fred's pipelines have no EVALSHA; send it as a custom command
             // routed by the slot of its keys (all in one queue's slot).
-            let slot = keys
-                .first()
-                .map(|k| fred::util::redis_keyslot(k.as_bytes()))
-                .unwrap_or(0);
+            let slot = keys.first().map(|k| fred::util::redis_keyslot(k.as_bytes())).unwrap_or(0);
             let cmd = CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
             let mut argv: Vec<Value> = Vec::with_capacity(2 + keys.len() + args.len());
             argv.push(script.sha1().clone().into());
@@ -239,11 +205,7 @@ impl Broker {
                         self.load_scripts().await?;
                         reloaded = true;
                     }
-                    self.inner
-                        .client
-                        .evalsha(script.sha1().clone(), keys, args)
-                        .await
-                        .map_err(Error::from)
+                    self.inner.client.evalsha(script.sha1().clone(), keys, args).await.map_err(Error::from)
                 }
                 other => other.map_err(Error::from),
             });
@@ -262,10 +224,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("redis://:secret@h:6379/0"),
-            "redis://:***@h:6379/0"
-        );
+        assert_eq!(redact_url("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
         assert_eq!(redact_url("redis://user:secret@h"), "redis://user:***@h");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
     }

@@ -4,13 +4,9 @@ use std::time::Duration;
 
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let s = text.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| Error::InvalidDuration(text.to_string()))?;
+    let value: f64 = num.parse().map_err(|_| Error::InvalidDuration(text.to_string()))?;
     let ms = match unit.trim() {
         "ms" => 1.0,
         "s" | "" => 1_000.0,
@@ -28,13 +24,8 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 /// The shortest exact rendering, the inverse of [`parse_duration`].
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    for (unit, size) in [
-        ("d", 86_400_000u128),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-    ] {
-        if ms >= size && ms % size == 0 {
+    for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms >= size && ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }

@@ -51,6 +51,34 @@ pub struct NewJob {
 }
 
 impl NewJob {
+    /// Checks the job against `config` (size limit) without Redis, so a
+    /// command line can refuse bad input before it connects.
+    pub fn validate(&self, cfg: &crate::broker::BrokerConfig) -> Result<()> {
+        let job = self;
+        if job.kind.is_empty() || job.kind.len() > 128 || job.kind.chars().any(char::is_control) {
+            return Err(Error::InvalidKind(job.kind.clone()));
+        }
+        if job.max_attempts == 0 {
+            return Err(Error::ZeroMaxAttempts);
+        }
+        let size = job.payload.get().len();
+        if size > cfg.max_payload_bytes {
+            return Err(Error::PayloadTooLarge { size, limit: cfg.max_payload_bytes });
+        }
+        if job.codec == Codec::Bincode && !cfg!(feature = "bincode") {
+            return Err(Error::UnknownCodec("bincode".into()));
+        }
+        if let Some(u) = &job.unique
+            && (u.key.is_empty() || u.key.len() > 512)
+        {
+            return Err(Error::InvalidUniqueKey);
+        }
+        if let Some(id) = &job.id {
+            validate_job_id(id)?;
+        }
+        Ok(())
+    }
+
     /// A JSON job with default options.
     pub fn json(queue: QueueName, kind: impl Into<String>, payload: Box<RawValue>) -> NewJob {
         NewJob {
@@ -83,14 +111,9 @@ const BATCH: usize = 500;
 
 fn new_id() -> String {
     static GEN: OnceLock<Mutex<ulid::Generator>> = OnceLock::new();
-    let mut g = GEN
-        .get_or_init(|| Mutex::new(ulid::Generator::new()))
-        .lock()
-        .expect("ulid lock");
+    let mut g = GEN.get_or_init(|| Mutex::new(ulid::Generator::new())).lock().expect("ulid lock");
     // Monotonic within a millisecond; on the (2^80 per ms) overflow fall back to a random one.
-    g.generate()
-        .unwrap_or_else(|_| ulid::Ulid::new())
-        .to_string()
+    g.generate().unwrap_or_else(|_| ulid::Ulid::new()).to_string()
 }
 
 /// One job's ARGV group for enqueue.lua, after validation.
@@ -103,32 +126,7 @@ struct Prepared {
 impl Broker {
     /// Checks a job as enqueue would, without sending anything.
     pub fn validate(&self, job: &NewJob) -> Result<()> {
-        let cfg = self.config();
-        if job.kind.is_empty() || job.kind.len() > 128 || job.kind.chars().any(char::is_control) {
-            return Err(Error::InvalidKind(job.kind.clone()));
-        }
-        if job.max_attempts == 0 {
-            return Err(Error::ZeroMaxAttempts);
-        }
-        let size = job.payload.get().len();
-        if size > cfg.max_payload_bytes {
-            return Err(Error::PayloadTooLarge {
-                size,
-                limit: cfg.max_payload_bytes,
-            });
-        }
-        if job.codec == Codec::Bincode && !cfg!(feature = "bincode") {
-            return Err(Error::UnknownCodec("bincode".into()));
-        }
-        if let Some(u) = &job.unique
-            && (u.key.is_empty() || u.key.len() > 512)
-        {
-            return Err(Error::InvalidUniqueKey);
-        }
-        if let Some(id) = &job.id {
-            validate_job_id(id)?;
-        }
-        Ok(())
+        job.validate(self.config())
     }
 
     fn prepare(&self, job: NewJob, now: i64) -> Result<Prepared> {
@@ -143,9 +141,7 @@ impl Broker {
         let (ukey, ttl) = match &job.unique {
             Some(u) => (
                 u.key.clone(),
-                u.ttl
-                    .map(|t| t.as_millis() as i64)
-                    .unwrap_or((ready - now) + cfg.unique_ttl.as_millis() as i64),
+                u.ttl.map(|t| t.as_millis() as i64).unwrap_or((ready - now) + cfg.unique_ttl.as_millis() as i64),
             ),
             None => (String::new(), 0),
         };
@@ -181,10 +177,7 @@ impl Broker {
     async fn register_queues<'a>(&self, queues: impl Iterator<Item = &'a QueueName>) -> Result<()> {
         let fresh: Vec<String> = {
             let seen = self.inner.registered.lock().expect("registered lock");
-            let mut fresh: Vec<String> = queues
-                .filter(|q| !seen.contains(*q))
-                .map(|q| q.to_string())
-                .collect();
+            let mut fresh: Vec<String> = queues.filter(|q| !seen.contains(*q)).map(|q| q.to_string()).collect();
             fresh.sort();
             fresh.dedup();
             fresh
@@ -192,10 +185,7 @@ impl Broker {
         if fresh.is_empty() {
             return Ok(());
         }
-        self.inner
-            .client
-            .sadd::<(), _, _>(queues_set(self.prefix()), fresh.clone())
-            .await?;
+        self.inner.client.sadd::<(), _, _>(queues_set(self.prefix()), fresh.clone()).await?;
         let mut seen = self.inner.registered.lock().expect("registered lock");
         for q in fresh {
             seen.insert(QueueName::new(q)?);
@@ -210,13 +200,7 @@ impl Broker {
         groups: impl Iterator<Item = [Value; 6]>,
     ) -> (Vec<String>, Vec<Value>) {
         let k = self.keys(queue);
-        let keys = vec![
-            k.pending.clone(),
-            k.delayed.clone(),
-            k.jobs.clone(),
-            k.unique.clone(),
-            k.wake.clone(),
-        ];
+        let keys = vec![k.pending.clone(), k.delayed.clone(), k.jobs.clone(), k.unique.clone(), k.wake.clone()];
         let mut args = vec![Value::from(now)];
         for g in groups {
             args.extend(g);
@@ -231,29 +215,20 @@ impl Broker {
         self.register_queues(std::iter::once(&p.queue)).await?;
         let (keys, args) = self.enqueue_call(&p.queue, now, std::iter::once(p.args));
         let reply = self.eval(&self.inner.scripts.enqueue, keys, args).await?;
-        parse_results(reply)?
-            .pop()
-            .ok_or_else(|| Error::protocol("enqueue", "empty reply"))
+        parse_results(reply)?.pop().ok_or_else(|| Error::protocol("enqueue", "empty reply"))
     }
 
     /// Enqueues many jobs in one pipelined round trip (jobs of one queue go
     /// to Redis in script calls of up to 500). Every job is validated before
     /// anything is sent: one bad job fails the batch and enqueues nothing.
     /// Results are in input order.
-    pub async fn enqueue_many(
-        &self,
-        jobs: impl IntoIterator<Item = NewJob>,
-    ) -> Result<Vec<Enqueued>> {
+    pub async fn enqueue_many(&self, jobs: impl IntoIterator<Item = NewJob>) -> Result<Vec<Enqueued>> {
         let now = self.now_ms();
-        let prepared = jobs
-            .into_iter()
-            .map(|j| self.prepare(j, now))
-            .collect::<Result<Vec<_>>>()?;
+        let prepared = jobs.into_iter().map(|j| self.prepare(j, now)).collect::<Result<Vec<_>>>()?;
         if prepared.is_empty() {
             return Ok(Vec::new());
         }
-        self.register_queues(prepared.iter().map(|p| &p.queue))
-            .await?;
+        self.register_queues(prepared.iter().map(|p| &p.queue)).await?;
         // Group by queue, remembering each job's input position.
         let mut by_queue: HashMap<QueueName, Vec<(usize, [Value; 6])>> = HashMap::new();
         for (i, p) in prepared.into_iter().enumerate() {
@@ -268,8 +243,7 @@ impl Broker {
             while items.peek().is_some() {
                 let chunk: Vec<_> = items.by_ref().take(BATCH).collect();
                 positions.push(chunk.iter().map(|(i, _)| *i).collect::<Vec<_>>());
-                let (keys, args) =
-                    self.enqueue_call(&queue, now, chunk.into_iter().map(|(_, a)| a));
+                let (keys, args) = self.enqueue_call(&queue, now, chunk.into_iter().map(|(_, a)| a));
                 calls.push((&self.inner.scripts.enqueue, keys, args));
             }
         }
@@ -280,9 +254,7 @@ impl Broker {
                 out[i] = Some(r);
             }
         }
-        out.into_iter()
-            .map(|r| r.ok_or_else(|| Error::protocol("enqueue", "missing result")))
-            .collect()
+        out.into_iter().map(|r| r.ok_or_else(|| Error::protocol("enqueue", "missing result"))).collect()
     }
 }
 

@@ -19,9 +19,7 @@ pub enum Error {
     NegativeDelay,
     #[error("unknown codec {0:?} (known: json{bincode})", bincode = if cfg!(feature = "bincode") { ", bincode" } else { "" })]
     UnknownCodec(String),
-    #[error(
-        "invalid backoff {0:?}: use exp[:BASE[:CAP]], fixed:DELAY, or a list such as 1s,5s,10s"
-    )]
+    #[error("invalid backoff {0:?}: use exp[:BASE[:CAP]], fixed:DELAY, or a list such as 1s,5s,10s")]
     InvalidBackoff(String),
     #[error("invalid duration {0:?}: use a number with a unit, such as 500ms, 30s, 5m, 1h, 2d")]
     InvalidDuration(String),
@@ -35,12 +33,8 @@ pub enum Error {
     Decode(String),
     #[error("invalid Redis URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error("cannot reach Redis at {url}: {source}")]
-    Unreachable {
-        url: String,
-        #[source]
-        source: fred::error::Error,
-    },
+    #[error("cannot reach Redis at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("redis: {0}")]
     Redis(#[from] fred::error::Error),
     #[error("unexpected reply from Redis to {op}: {detail}")]
@@ -52,10 +46,17 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An unreachable-server error with the OS reason, without fred's debug noise.
+    pub(crate) fn unreachable(url: String, e: &fred::error::Error) -> Self {
+        let details = e.details();
+        let reason = match details.find("message: \"") {
+            Some(i) => details[i + 10..].split('"').next().unwrap_or(details).to_lowercase(),
+            None => details.to_string(),
+        };
+        Error::Unreachable { url, reason }
+    }
+
     pub(crate) fn protocol(op: &'static str, detail: impl std::fmt::Display) -> Self {
-        Error::Protocol {
-            op,
-            detail: detail.to_string(),
-        }
+        Error::Protocol { op, detail: detail.to_string() }
     }
 }

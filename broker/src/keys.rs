@@ -53,6 +53,26 @@ pub fn queues_set(prefix: &str) -> String {
     format!("{prefix}:queues")
 }
 
+
+/// STRING, set with `SET NX PX` by the worker that runs one housekeeping pass
+/// (promote, reclaim) over the queue, so a fleet makes about one pass per
+/// interval: `{prefix}:{queue}:lock`. In the queue's hash slot.
+pub fn housekeeping_lock(prefix: &str, queue: &QueueName) -> String {
+    format!("{prefix}:{{{queue}}}:lock")
+}
+
+/// ZSET worker id -> last heartbeat ms: the worker registry's index
+/// (`{prefix}:workers`). Readers drop members whose heartbeat is stale.
+pub fn workers_set(prefix: &str) -> String {
+    format!("{prefix}:workers")
+}
+
+/// STRING holding one worker's JSON record, with a TTL of a few heartbeats,
+/// so a killed worker's record vanishes on its own: `{prefix}:worker:{id}`.
+pub fn worker(prefix: &str, id: &str) -> String {
+    format!("{prefix}:worker:{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,14 +82,8 @@ mod tests {
         let q = QueueName::new("critical").unwrap();
         let k = QueueKeys::new("weir", &q);
         assert_eq!(k.pending, "weir:{critical}:pending");
-        for key in [
-            &k.pending, &k.delayed, &k.active, &k.dead, &k.jobs, &k.unique, &k.conf, &k.stats,
-            &k.wake,
-        ] {
-            assert_eq!(
-                fred::util::redis_keyslot(key.as_bytes()),
-                fred::util::redis_keyslot(b"{critical}")
-            );
+        for key in [&k.pending, &k.delayed, &k.active, &k.dead, &k.jobs, &k.unique, &k.conf, &k.stats, &k.wake] {
+            assert_eq!(fred::util::redis_keyslot(key.as_bytes()), fred::util::redis_keyslot(b"{critical}"));
         }
     }
 }

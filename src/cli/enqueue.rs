@@ -60,6 +60,7 @@ pub async fn run(conn: &Conn, a: EnqueueArgs) -> anyhow::Result<ExitCode> {
     let json = a.json.as_deref().context("--json is required")?;
     let payload = RawValue::from_string(json.to_string()).context("--json is not valid JSON")?;
     let job = a.job(a.queue.clone(), kind, payload);
+    job.validate(&conn.broker_config())?;
     let broker = conn.connect().await?;
     let r = broker.enqueue(job).await?;
     println!("{}", r.id);
@@ -77,19 +78,14 @@ struct Line {
 }
 
 fn parse_line(a: &EnqueueArgs, text: &str) -> anyhow::Result<NewJob> {
-    let as_object = serde_json::from_str::<Line>(text)
-        .ok()
-        .filter(|l| l.kind.is_some() || a.kind.is_none());
+    let as_object = serde_json::from_str::<Line>(text).ok().filter(|l| l.kind.is_some() || a.kind.is_none());
     let job = match as_object {
         Some(l) => {
             let queue = match l.queue {
                 Some(q) => QueueName::new(q)?,
                 None => a.queue.clone(),
             };
-            let kind = l
-                .kind
-                .or_else(|| a.kind.clone())
-                .context("no \"kind\" and no --kind")?;
+            let kind = l.kind.or_else(|| a.kind.clone()).context("no \"kind\" and no --kind")?;
             let mut job = a.job(queue, kind, l.payload);
             if let Some(ms) = l.delay_ms {
                 job.run_at = RunAt::After(Duration::from_millis(ms));
@@ -126,9 +122,7 @@ async fn run_stdin(conn: &Conn, a: EnqueueArgs) -> anyhow::Result<ExitCode> {
     }
     let broker: Broker = conn.connect().await?;
     for (i, job) in jobs.iter().enumerate() {
-        broker
-            .validate(job)
-            .with_context(|| format!("stdin job {}", i + 1))?;
+        broker.validate(job).with_context(|| format!("stdin job {}", i + 1))?;
     }
     let mut out = std::io::stdout().lock();
     let mut jobs = jobs.into_iter().peekable();

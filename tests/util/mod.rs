@@ -20,11 +20,7 @@ pub struct RedisServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
 }
 
 impl RedisServer {
@@ -56,11 +52,7 @@ impl RedisServer {
     fn wait_ready(&self, within: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < within {
-            if self
-                .cmd(&["PING"])
-                .map(|r| r.starts_with("+PONG"))
-                .unwrap_or(false)
-            {
+            if self.cmd(&["PING"]).map(|r| r.starts_with("+PONG")).unwrap_or(false) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -88,12 +80,7 @@ impl RedisServer {
 
     /// `redis-cli` against this server, for the cross-language tests.
     pub fn redis_cli(&self, args: &[&str]) -> Output {
-        Command::new("redis-cli")
-            .arg("-p")
-            .arg(self.port.to_string())
-            .args(args)
-            .output()
-            .expect("run redis-cli")
+        Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("run redis-cli")
     }
 
     /// Calls of one command since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
@@ -102,8 +89,7 @@ impl RedisServer {
         let needle = format!("cmdstat_{}:calls=", command.to_lowercase());
         info.lines()
             .find_map(|l| {
-                l.strip_prefix(&needle)
-                    .map(|rest| rest.split(',').next().unwrap_or("0").parse().unwrap_or(0))
+                l.strip_prefix(&needle).map(|rest| rest.split(',').next().unwrap_or("0").parse().unwrap_or(0))
             })
             .unwrap_or(0)
     }
@@ -125,10 +111,7 @@ impl RedisServer {
     pub fn total_commands(&self) -> u64 {
         let info = self.cmd(&["INFO", "stats"]).unwrap_or_default();
         info.lines()
-            .find_map(|l| {
-                l.strip_prefix("total_commands_processed:")
-                    .map(|v| v.trim().parse().unwrap_or(0))
-            })
+            .find_map(|l| l.strip_prefix("total_commands_processed:").map(|v| v.trim().parse().unwrap_or(0)))
             .unwrap_or(0)
     }
 }
@@ -151,41 +134,26 @@ pub fn redis() -> &'static RedisServer {
 /// A key prefix no other test uses.
 pub fn prefix(name: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "t{}-{}",
-        N.fetch_add(1, Ordering::SeqCst),
-        name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-    )
+    format!("t{}-{}", N.fetch_add(1, Ordering::SeqCst), name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
 }
 
 pub fn config(prefix: &str) -> BrokerConfig {
-    BrokerConfig {
-        prefix: prefix.to_string(),
-        ..BrokerConfig::default()
-    }
+    BrokerConfig { prefix: prefix.to_string(), ..BrokerConfig::default() }
 }
 
 /// A broker on the shared private server under a fresh prefix.
 pub async fn broker(name: &str) -> Broker {
-    Broker::connect(&redis().url(), config(&prefix(name)))
-        .await
-        .expect("connect to the private redis")
+    Broker::connect(&redis().url(), config(&prefix(name))).await.expect("connect to the private redis")
 }
 
 pub async fn broker_with(config: BrokerConfig) -> Broker {
-    Broker::connect(&redis().url(), config)
-        .await
-        .expect("connect to the private redis")
+    Broker::connect(&redis().url(), config).await.expect("connect to the private redis")
 }
 
 /// The built `weir` binary, with `--redis` and `--prefix` set.
 pub fn weir(prefix: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_weir"));
-    c.env_remove("WEIR_REDIS_URL")
-        .arg("--redis")
-        .arg(redis().url())
-        .arg("--prefix")
-        .arg(prefix);
+    c.env_remove("WEIR_REDIS_URL").arg("--redis").arg(redis().url()).arg("--prefix").arg(prefix);
     c
 }
 

@@ -1,0 +1,11 @@
+//! End-to-end tests of the whole system against a private redis-server.
+//! One test binary, so one server; each test uses its own key prefix.
+mod util;
+
+mod broker_admin;
+mod broker_enqueue;
+mod broker_lifecycle;
+mod broker_reserve;
+mod broker_wake;
+mod cli_basic;
+mod protocol;
