@@ -16,6 +16,4 @@
 //! # Ok(()) }
 //! ```
 pub use weir_broker as broker;
-pub use weir_client::{
-    Backoff, BrokerConfig, Client, Codec, Enqueued, Error, Job, Options, QueueName, Result,
-};
+pub use weir_client::{Backoff, BrokerConfig, Client, Codec, Enqueued, Error, Job, Options, QueueName, Result};

@@ -9,11 +9,7 @@ pub fn q(name: &str) -> QueueName {
 }
 
 pub fn job(queue: &str, kind: &str, payload: &str) -> NewJob {
-    NewJob::json(
-        q(queue),
-        kind,
-        RawValue::from_string(payload.to_string()).unwrap(),
-    )
+    NewJob::json(q(queue), kind, RawValue::from_string(payload.to_string()).unwrap())
 }
 
 #[tokio::test]
@@ -38,11 +34,7 @@ async fn enqueue_now_at_and_after() {
     assert_eq!(state(now.id.clone()).await, Some(JobState::Pending));
     assert_eq!(state(later.id.clone()).await, Some(JobState::Delayed));
     assert_eq!(state(at.id.clone()).await, Some(JobState::Delayed));
-    assert_eq!(
-        state(past.id.clone()).await,
-        Some(JobState::Pending),
-        "a run_at in the past means now"
-    );
+    assert_eq!(state(past.id.clone()).await, Some(JobState::Pending), "a run_at in the past means now");
 
     let info = b.job(&q("default"), &later.id).await.unwrap().unwrap();
     let delay = info.score.unwrap() - b.now_ms();
@@ -59,12 +51,8 @@ async fn enqueue_now_at_and_after() {
 #[tokio::test]
 async fn enqueue_many_across_queues_keeps_order_and_uses_one_round_trip() {
     let server = util::RedisServer::start();
-    let b = Broker::connect(&server.url(), BrokerConfig::default())
-        .await
-        .unwrap();
-    let jobs: Vec<NewJob> = (0..2_500)
-        .map(|i| job(if i % 2 == 0 { "a" } else { "b" }, "k", &i.to_string()))
-        .collect();
+    let b = Broker::connect(&server.url(), BrokerConfig::default()).await.unwrap();
+    let jobs: Vec<NewJob> = (0..2_500).map(|i| job(if i % 2 == 0 { "a" } else { "b" }, "k", &i.to_string())).collect();
     server.cmd(&["CONFIG", "RESETSTAT"]).unwrap();
     let out = b.enqueue_many(jobs).await.unwrap();
     assert_eq!(out.len(), 2_500);
@@ -76,10 +64,7 @@ async fn enqueue_many_across_queues_keeps_order_and_uses_one_round_trip() {
     for (i, e) in out.iter().enumerate().step_by(97) {
         let queue = if i % 2 == 0 { "a" } else { "b" };
         let info = b.job(&q(queue), &e.id).await.unwrap().unwrap();
-        assert_eq!(
-            info.parse_envelope().unwrap().unwrap().payload.get(),
-            i.to_string()
-        );
+        assert_eq!(info.parse_envelope().unwrap().unwrap().payload.get(), i.to_string());
     }
     assert_eq!(b.stats(&q("a")).await.unwrap().pending, 1_250);
     assert_eq!(b.stats(&q("b")).await.unwrap().pending, 1_250);
@@ -91,61 +76,38 @@ async fn unique_key_returns_the_live_job_and_frees_when_it_finishes() {
     let mut sel = weir::broker::Selector::strict([q("u")]).unwrap();
     let with_key = |key: &str| {
         let mut j = job("u", "k", "{}");
-        j.unique = Some(Unique {
-            key: key.into(),
-            ttl: None,
-        });
+        j.unique = Some(Unique { key: key.into(), ttl: None });
         j
     };
     let first = b.enqueue(with_key("invoice:7")).await.unwrap();
     assert!(first.created);
     let dup = b.enqueue(with_key("invoice:7")).await.unwrap();
-    assert_eq!(
-        dup,
-        weir::broker::Enqueued {
-            id: first.id.clone(),
-            created: false
-        }
-    );
-    assert!(
-        b.enqueue(with_key("invoice:8")).await.unwrap().created,
-        "other keys are independent"
-    );
+    assert_eq!(dup, weir::broker::Enqueued { id: first.id.clone(), created: false });
+    assert!(b.enqueue(with_key("invoice:8")).await.unwrap().created, "other keys are independent");
     // Unique keys are per queue.
     let mut other_queue = with_key("invoice:7");
     other_queue.queue = q("u2");
     assert!(b.enqueue(other_queue).await.unwrap().created);
 
     // Still held while running.
-    let r = b
-        .reserve(&mut sel, 1, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let r = b.reserve(&mut sel, 1, Duration::from_secs(30)).await.unwrap();
     assert_eq!(r[0].lease.id, first.id);
     assert!(!b.enqueue(with_key("invoice:7")).await.unwrap().created);
     // Freed when it finishes.
-    b.ack(&[(r[0].lease.clone(), Duration::from_millis(1))])
-        .await
-        .unwrap();
+    b.ack(&[(r[0].lease.clone(), Duration::from_millis(1))]).await.unwrap();
     let again = b.enqueue(with_key("invoice:7")).await.unwrap();
     assert!(again.created);
     assert_ne!(again.id, first.id);
 
     // Freed when it dies.
-    let r = b
-        .reserve(&mut sel, 2, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let r = b.reserve(&mut sel, 2, Duration::from_secs(30)).await.unwrap();
     let held = r.iter().find(|x| x.lease.id == again.id).unwrap();
     b.bury(&held.lease, "gave up").await.unwrap();
     assert!(b.enqueue(with_key("invoice:7")).await.unwrap().created);
 
     // Freed when its TTL passes, even though the job still waits.
     let mut short = with_key("ttl");
-    short.unique = Some(Unique {
-        key: "ttl".into(),
-        ttl: Some(Duration::from_millis(50)),
-    });
+    short.unique = Some(Unique { key: "ttl".into(), ttl: Some(Duration::from_millis(50)) });
     let a = b.enqueue(short.clone()).await.unwrap();
     assert!(!b.enqueue(short.clone()).await.unwrap().created);
     tokio::time::sleep(Duration::from_millis(80)).await;
@@ -167,74 +129,39 @@ async fn same_id_twice_is_a_no_op() {
 async fn bad_input_is_refused_and_changes_nothing() {
     let b = Broker::connect(
         &util::redis().url(),
-        BrokerConfig {
-            max_payload_bytes: 1_000,
-            ..util::config(&util::prefix("bad-input"))
-        },
+        BrokerConfig { max_payload_bytes: 1_000, ..util::config(&util::prefix("bad-input")) },
     )
     .await
     .unwrap();
     for name in ["", "has space", "a{b}", &"x".repeat(129)] {
-        assert!(
-            matches!(QueueName::new(name), Err(Error::InvalidQueueName { .. })),
-            "{name:?}"
-        );
+        assert!(matches!(QueueName::new(name), Err(Error::InvalidQueueName { .. })), "{name:?}");
     }
     let big = format!("\"{}\"", "x".repeat(1_000));
-    assert!(matches!(
-        b.enqueue(job("q", "k", &big)).await,
-        Err(Error::PayloadTooLarge { .. })
-    ));
+    assert!(matches!(b.enqueue(job("q", "k", &big)).await, Err(Error::PayloadTooLarge { .. })));
     let mut zero = job("q", "k", "1");
     zero.max_attempts = 0;
-    assert!(matches!(
-        b.enqueue(zero.clone()).await,
-        Err(Error::ZeroMaxAttempts)
-    ));
-    assert!(matches!(
-        b.enqueue(job("q", "", "1")).await,
-        Err(Error::InvalidKind(_))
-    ));
+    assert!(matches!(b.enqueue(zero.clone()).await, Err(Error::ZeroMaxAttempts)));
+    assert!(matches!(b.enqueue(job("q", "", "1")).await, Err(Error::InvalidKind(_))));
     let mut bad_id = job("q", "k", "1");
     bad_id.id = Some("no spaces".into());
-    assert!(matches!(
-        b.enqueue(bad_id).await,
-        Err(Error::InvalidJobId(_))
-    ));
-    assert!(matches!(
-        "msgpack".parse::<weir::Codec>(),
-        Err(Error::UnknownCodec(_))
-    ));
+    assert!(matches!(b.enqueue(bad_id).await, Err(Error::InvalidJobId(_))));
+    assert!(matches!("msgpack".parse::<weir::Codec>(), Err(Error::UnknownCodec(_))));
     // One bad job in a batch: nothing from the batch is enqueued.
     let batch = vec![job("q", "k", "1"), zero, job("q", "k", "3")];
     assert!(b.enqueue_many(batch).await.is_err());
-    assert!(
-        b.queues().await.unwrap().is_empty(),
-        "no queue was even registered"
-    );
+    assert!(b.queues().await.unwrap().is_empty(), "no queue was even registered");
     assert_eq!(b.stats(&q("q")).await.unwrap(), Default::default());
 }
 
 #[tokio::test]
 async fn unreachable_redis_is_a_clear_error_not_a_hang() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let cfg = BrokerConfig {
-        connect_timeout: Duration::from_secs(2),
-        ..BrokerConfig::default()
-    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = BrokerConfig { connect_timeout: Duration::from_secs(2), ..BrokerConfig::default() };
     let started = std::time::Instant::now();
-    let err = Broker::connect(&format!("redis://127.0.0.1:{port}"), cfg)
-        .await
-        .unwrap_err();
+    let err = Broker::connect(&format!("redis://127.0.0.1:{port}"), cfg).await.unwrap_err();
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot reach Redis"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
-    let err = Broker::connect("http://nope", BrokerConfig::default())
-        .await
-        .unwrap_err();
+    let err = Broker::connect("http://nope", BrokerConfig::default()).await.unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
 }

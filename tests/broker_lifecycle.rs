@@ -25,21 +25,9 @@ async fn ack_finishes_and_deletes() {
     let r = one(&b, "a").await;
     assert_eq!((r.lease.id.as_str(), r.lease.attempt), (id.as_str(), 1));
     assert_eq!(state(&b, "a", &id).await, Some(JobState::Active));
-    assert_eq!(
-        b.ack(&[(r.lease.clone(), Duration::from_millis(7))])
-            .await
-            .unwrap(),
-        vec![true]
-    );
-    assert!(
-        b.job(&q("a"), &id).await.unwrap().is_none(),
-        "done jobs are deleted"
-    );
-    assert_eq!(
-        b.ack(&[(r.lease, Duration::ZERO)]).await.unwrap(),
-        vec![false],
-        "acking twice is refused"
-    );
+    assert_eq!(b.ack(&[(r.lease.clone(), Duration::from_millis(7))]).await.unwrap(), vec![true]);
+    assert!(b.job(&q("a"), &id).await.unwrap().is_none(), "done jobs are deleted");
+    assert_eq!(b.ack(&[(r.lease, Duration::ZERO)]).await.unwrap(), vec![false], "acking twice is refused");
     let s = b.stats(&q("a")).await.unwrap();
     assert_eq!((s.processed, s.runtime_ms, s.active), (1, 7, 0));
 }
@@ -53,10 +41,7 @@ async fn fail_retries_until_attempts_are_spent_and_keeps_every_error() {
     for attempt in 1..=3u32 {
         let r = one(&b, "f").await;
         assert_eq!(r.lease.attempt, attempt);
-        let outcome = b
-            .fail(&r.lease, &format!("boom {attempt}"), Some(b.now_ms() - 1))
-            .await
-            .unwrap();
+        let outcome = b.fail(&r.lease, &format!("boom {attempt}"), Some(b.now_ms() - 1)).await.unwrap();
         if attempt < 3 {
             assert_eq!(outcome, FailOutcome::Retry);
             assert_eq!(state(&b, "f", &id).await, Some(JobState::Delayed));
@@ -78,19 +63,14 @@ async fn retry_waits_for_its_time_and_bury_skips_the_retries() {
     let b = util::broker("retry-time").await;
     let id = b.enqueue(job("r", "k", "1")).await.unwrap().id;
     let r = one(&b, "r").await;
-    b.fail(&r.lease, "later", Some(b.now_ms() + 60_000))
-        .await
-        .unwrap();
+    b.fail(&r.lease, "later", Some(b.now_ms() + 60_000)).await.unwrap();
     assert_eq!(b.promote(&q("r")).await.unwrap(), 0, "not due yet");
     assert_eq!(state(&b, "r", &id).await, Some(JobState::Delayed));
 
     let id2 = b.enqueue(job("r", "k", "2")).await.unwrap().id;
     let r = one(&b, "r").await;
     assert_eq!(r.lease.id, id2);
-    assert_eq!(
-        b.bury(&r.lease, "do not retry").await.unwrap(),
-        FailOutcome::Dead
-    );
+    assert_eq!(b.bury(&r.lease, "do not retry").await.unwrap(), FailOutcome::Dead);
     assert_eq!(state(&b, "r", &id2).await, Some(JobState::Dead));
 }
 
@@ -104,8 +84,7 @@ async fn promote_moves_due_jobs_in_bulk() {
     let b = util::broker_with(cfg).await;
     let jobs = (0..2_500).map(|i| {
         let mut j = job("p", "k", &i.to_string());
-        j.run_at =
-            weir::broker::RunAt::After(Duration::from_secs(if i < 2_400 { 10 } else { 1_000 }));
+        j.run_at = weir::broker::RunAt::After(Duration::from_secs(if i < 2_400 { 10 } else { 1_000 }));
         j
     });
     b.enqueue_many(jobs).await.unwrap();
@@ -115,11 +94,7 @@ async fn promote_moves_due_jobs_in_bulk() {
     let s = b.stats(&q("p")).await.unwrap();
     assert_eq!((s.pending, s.delayed), (2_400, 100));
     // The oldest pending job has waited since its run time (about 1 s ago on the moved clock).
-    assert!(
-        s.oldest_pending_ms.unwrap() <= 2_000,
-        "{:?}",
-        s.oldest_pending_ms
-    );
+    assert!(s.oldest_pending_ms.unwrap() <= 2_000, "{:?}", s.oldest_pending_ms);
 }
 
 #[tokio::test]
@@ -138,25 +113,12 @@ async fn expired_leases_are_reclaimed_with_the_attempt_counted() {
     let mut sel = Selector::strict([q("r")]).unwrap();
     let first = b.reserve(&mut sel, 2, LEASE).await.unwrap();
     assert_eq!(first.len(), 2);
-    let (lost, kept) = if first[0].lease.id == id {
-        (&first[0], &first[1])
-    } else {
-        (&first[1], &first[0])
-    };
+    let (lost, kept) = if first[0].lease.id == id { (&first[0], &first[1]) } else { (&first[1], &first[0]) };
     assert_eq!(kept.lease.id, held);
 
     clock.advance(Duration::from_secs(20));
-    assert_eq!(
-        b.extend(std::slice::from_ref(&kept.lease), LEASE)
-            .await
-            .unwrap(),
-        vec![true]
-    );
-    assert_eq!(
-        b.reclaim(&q("r")).await.unwrap().requeued,
-        0,
-        "nothing expired yet"
-    );
+    assert_eq!(b.extend(std::slice::from_ref(&kept.lease), LEASE).await.unwrap(), vec![true]);
+    assert_eq!(b.reclaim(&q("r")).await.unwrap().requeued, 0, "nothing expired yet");
     clock.advance(Duration::from_secs(15));
     // The first lease expired (35 s > 30 s); the extended one holds until 50 s.
     let rc = b.reclaim(&q("r")).await.unwrap();
@@ -165,33 +127,15 @@ async fn expired_leases_are_reclaimed_with_the_attempt_counted() {
     assert_eq!(state(&b, "r", &held).await, Some(JobState::Active));
 
     // The stale worker can no longer finish or extend the job.
-    assert_eq!(
-        b.ack(&[(lost.lease.clone(), Duration::ZERO)])
-            .await
-            .unwrap(),
-        vec![false]
-    );
-    assert_eq!(
-        b.fail(&lost.lease, "late", None).await.unwrap(),
-        FailOutcome::Lost
-    );
-    assert_eq!(
-        b.extend(std::slice::from_ref(&lost.lease), LEASE)
-            .await
-            .unwrap(),
-        vec![false]
-    );
+    assert_eq!(b.ack(&[(lost.lease.clone(), Duration::ZERO)]).await.unwrap(), vec![false]);
+    assert_eq!(b.fail(&lost.lease, "late", None).await.unwrap(), FailOutcome::Lost);
+    assert_eq!(b.extend(std::slice::from_ref(&lost.lease), LEASE).await.unwrap(), vec![false]);
 
     // Second attempt also expires: attempts spent, so dead, with the reason.
     let again = b.reserve(&mut sel, 1, LEASE).await.unwrap();
-    assert_eq!(
-        (again[0].lease.id.as_str(), again[0].lease.attempt),
-        (id.as_str(), 2)
-    );
+    assert_eq!((again[0].lease.id.as_str(), again[0].lease.attempt), (id.as_str(), 2));
     clock.advance(Duration::from_secs(31));
-    b.extend(std::slice::from_ref(&kept.lease), Duration::from_secs(600))
-        .await
-        .unwrap();
+    b.extend(std::slice::from_ref(&kept.lease), Duration::from_secs(600)).await.unwrap();
     let rc = b.reclaim(&q("r")).await.unwrap();
     assert_eq!((rc.requeued, rc.buried), (0, 1));
     let info = b.job(&q("r"), &id).await.unwrap().unwrap();
@@ -206,15 +150,9 @@ async fn release_returns_jobs_without_counting_the_attempt() {
     let id = b.enqueue(job("r", "k", "1")).await.unwrap().id;
     let r = one(&b, "r").await;
     assert_eq!(r.lease.attempt, 1);
-    assert_eq!(
-        b.release(std::slice::from_ref(&r.lease)).await.unwrap(),
-        vec![true]
-    );
+    assert_eq!(b.release(std::slice::from_ref(&r.lease)).await.unwrap(), vec![true]);
     assert_eq!(state(&b, "r", &id).await, Some(JobState::Pending));
-    assert_eq!(
-        b.release(std::slice::from_ref(&r.lease)).await.unwrap(),
-        vec![false]
-    );
+    assert_eq!(b.release(std::slice::from_ref(&r.lease)).await.unwrap(), vec![false]);
     let again = one(&b, "r").await;
     assert_eq!(again.lease.attempt, 1, "a released attempt is not counted");
 }
@@ -231,13 +169,7 @@ async fn concurrent_operations_never_lose_or_duplicate_a_job() {
         j.max_attempts = 2;
         j
     });
-    let ids: Vec<String> = b
-        .enqueue_many(jobs)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids: Vec<String> = b.enqueue_many(jobs).await.unwrap().into_iter().map(|e| e.id).collect();
     let mut workers = Vec::new();
     for w in 0..4 {
         let b = b.clone();
@@ -248,10 +180,7 @@ async fn concurrent_operations_never_lose_or_duplicate_a_job() {
             while idle < 20 {
                 b.promote(&q("x")).await.unwrap();
                 b.reclaim(&q("x")).await.unwrap();
-                let r = b
-                    .reserve(&mut sel, 25, Duration::from_millis(200))
-                    .await
-                    .unwrap();
+                let r = b.reserve(&mut sel, 25, Duration::from_millis(200)).await.unwrap();
                 if r.is_empty() {
                     idle += 1;
                     tokio::time::sleep(Duration::from_millis(20)).await;

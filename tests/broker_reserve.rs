@@ -16,26 +16,17 @@ async fn fill(b: &Broker, queue: &str, n: usize) {
 }
 
 /// Reserves `total` jobs in batches of `batch`, acking each batch; returns jobs per queue.
-async fn drain(
-    b: &Broker,
-    sel: &mut Selector,
-    total: usize,
-    batch: usize,
-) -> HashMap<String, usize> {
+async fn drain(b: &Broker, sel: &mut Selector, total: usize, batch: usize) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     let mut taken = 0;
     while taken < total {
-        let r = b
-            .reserve(sel, batch.min(total - taken), LEASE)
-            .await
-            .unwrap();
+        let r = b.reserve(sel, batch.min(total - taken), LEASE).await.unwrap();
         assert!(!r.is_empty(), "ran dry after {taken}");
         taken += r.len();
         for j in &r {
             *counts.entry(j.lease.queue.to_string()).or_default() += 1;
         }
-        let done: Vec<(Lease, Duration)> =
-            r.into_iter().map(|j| (j.lease, Duration::ZERO)).collect();
+        let done: Vec<(Lease, Duration)> = r.into_iter().map(|j| (j.lease, Duration::ZERO)).collect();
         assert!(b.ack(&done).await.unwrap().into_iter().all(|x| x));
     }
     counts
@@ -44,12 +35,7 @@ async fn drain(
 #[tokio::test]
 async fn weighted_shares_match_weights_over_20000_jobs() {
     let b = util::broker("weighted").await;
-    let weights = [
-        ("critical", 100),
-        ("transactions", 50),
-        ("webhooks", 30),
-        ("default", 10),
-    ];
+    let weights = [("critical", 100), ("transactions", 50), ("webhooks", 30), ("default", 10)];
     for (name, _) in weights {
         fill(&b, name, 20_000).await;
     }
@@ -60,10 +46,7 @@ async fn weighted_shares_match_weights_over_20000_jobs() {
         let share = counts[name] as f64 * 100.0 / 20_000.0;
         let want = w as f64 * 100.0 / total as f64;
         eprintln!("{name}: {share:.2}% (want {want:.2}%)");
-        assert!(
-            (share - want).abs() <= 3.0,
-            "{name}: {share:.2}% vs {want:.2}%"
-        );
+        assert!((share - want).abs() <= 3.0, "{name}: {share:.2}% vs {want:.2}%");
     }
 }
 
@@ -85,27 +68,15 @@ async fn empty_and_paused_queues_give_their_share_to_the_others() {
     fill(&b, "p", 1_000).await;
     b.pause(&q("p")).await.unwrap();
     // "b" has no jobs at all; "p" is paused.
-    let mut sel =
-        Selector::weighted([(q("a"), 10), (q("b"), 80), (q("c"), 10), (q("p"), 100)]).unwrap();
+    let mut sel = Selector::weighted([(q("a"), 10), (q("b"), 80), (q("c"), 10), (q("p"), 100)]).unwrap();
     let r = b.reserve(&mut sel, 100, LEASE).await.unwrap();
-    assert_eq!(
-        r.len(),
-        100,
-        "the batch is filled from the queues that have work"
-    );
+    assert_eq!(r.len(), 100, "the batch is filled from the queues that have work");
     let a = r.iter().filter(|j| j.lease.queue.as_str() == "a").count();
     assert_eq!((a, 100 - a), (50, 50));
-    assert_eq!(
-        b.stats(&q("p")).await.unwrap().pending,
-        1_000,
-        "a paused queue keeps its jobs"
-    );
+    assert_eq!(b.stats(&q("p")).await.unwrap().pending, 1_000, "a paused queue keeps its jobs");
     b.resume(&q("p")).await.unwrap();
     let r = b.reserve(&mut sel, 100, LEASE).await.unwrap();
-    assert!(
-        r.iter().any(|j| j.lease.queue.as_str() == "p"),
-        "resumed queue is served again"
-    );
+    assert!(r.iter().any(|j| j.lease.queue.as_str() == "p"), "resumed queue is served again");
 }
 
 #[tokio::test]
@@ -121,22 +92,15 @@ async fn strict_takes_queues_in_order() {
         assert_eq!(r.len(), 10);
         order.extend(r.iter().map(|j| j.lease.queue.to_string()));
     }
-    let expected: Vec<String> = ["first", "second", "third"]
-        .iter()
-        .flat_map(|n| std::iter::repeat_n(n.to_string(), 30))
-        .collect();
+    let expected: Vec<String> =
+        ["first", "second", "third"].iter().flat_map(|n| std::iter::repeat_n(n.to_string(), 30)).collect();
     assert_eq!(order, expected);
     // A batch that straddles two queues.
     fill(&b, "first", 5).await;
     fill(&b, "third", 5).await;
     let r = b.reserve(&mut sel, 8, LEASE).await.unwrap();
     let names: Vec<&str> = r.iter().map(|j| j.lease.queue.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "first", "first", "first", "first", "first", "third", "third", "third"
-        ]
-    );
+    assert_eq!(names, ["first", "first", "first", "first", "first", "third", "third", "third"]);
 }
 
 #[tokio::test]
@@ -150,13 +114,7 @@ async fn pending_is_fifo_within_a_queue() {
         .map(|e| e.id)
         .collect();
     let mut sel = Selector::strict([q("f")]).unwrap();
-    let got: Vec<String> = b
-        .reserve(&mut sel, 50, LEASE)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.lease.id)
-        .collect();
+    let got: Vec<String> = b.reserve(&mut sel, 50, LEASE).await.unwrap().into_iter().map(|r| r.lease.id).collect();
     assert_eq!(got, ids);
 }
 
@@ -173,52 +131,23 @@ async fn damaged_job_data_goes_to_dead_and_never_blocks_the_queue() {
     let keys = b.keys(&q("d"));
     let redis = b.redis();
     use fred::interfaces::HashesInterface;
-    redis
-        .hset::<(), _, _>(&keys.jobs, (garbled.as_str(), "this is not json"))
-        .await
-        .unwrap();
+    redis.hset::<(), _, _>(&keys.jobs, (garbled.as_str(), "this is not json")).await.unwrap();
     let env: String = redis.hget(&keys.jobs, truncated.as_str()).await.unwrap();
-    redis
-        .hset::<(), _, _>(&keys.jobs, (truncated.as_str(), &env[..env.len() / 2]))
-        .await
-        .unwrap();
-    redis
-        .hdel::<(), _, _>(&keys.jobs, missing.as_str())
-        .await
-        .unwrap();
-    redis
-        .hset::<(), _, _>(&keys.jobs, (format!("{bad_attempts}:a"), "many"))
-        .await
-        .unwrap();
+    redis.hset::<(), _, _>(&keys.jobs, (truncated.as_str(), &env[..env.len() / 2])).await.unwrap();
+    redis.hdel::<(), _, _>(&keys.jobs, missing.as_str()).await.unwrap();
+    redis.hset::<(), _, _>(&keys.jobs, (format!("{bad_attempts}:a"), "many")).await.unwrap();
     let env: String = redis.hget(&keys.jobs, no_kind.as_str()).await.unwrap();
     let stripped = env.replace(r#""kind":"k","#, "");
-    redis
-        .hset::<(), _, _>(&keys.jobs, (no_kind.as_str(), stripped))
-        .await
-        .unwrap();
+    redis.hset::<(), _, _>(&keys.jobs, (no_kind.as_str(), stripped)).await.unwrap();
 
     let mut sel = Selector::strict([q("d")]).unwrap();
     let mut got = Vec::new();
     for _ in 0..10 {
-        got.extend(
-            b.reserve(&mut sel, 10, LEASE)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| r.lease.id),
-        );
+        got.extend(b.reserve(&mut sel, 10, LEASE).await.unwrap().into_iter().map(|r| r.lease.id));
     }
-    assert_eq!(
-        got,
-        vec![good1, good2],
-        "only the sound jobs reach a worker"
-    );
+    assert_eq!(got, vec![good1, good2], "only the sound jobs reach a worker");
     for id in [&garbled, &truncated, &missing, &bad_attempts, &no_kind] {
-        let info = b
-            .job(&q("d"), id)
-            .await
-            .unwrap()
-            .expect("damaged job is kept for inspection");
+        let info = b.job(&q("d"), id).await.unwrap().expect("damaged job is kept for inspection");
         assert_eq!(info.state, Some(JobState::Dead), "{id}");
         let why = &info.errors.last().expect("an error says why").error;
         eprintln!("{id}: {why}");

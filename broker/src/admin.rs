@@ -59,10 +59,7 @@ impl JobInfo {
 impl Broker {
     /// Stops reserve from taking the queue's jobs; they stay where they are.
     pub async fn pause(&self, queue: &QueueName) -> Result<()> {
-        self.inner
-            .client
-            .hset::<(), _, _>(&self.keys(queue).conf, ("paused", "1"))
-            .await?;
+        self.inner.client.hset::<(), _, _>(&self.keys(queue).conf, ("paused", "1")).await?;
         Ok(())
     }
 
@@ -71,11 +68,7 @@ impl Broker {
     pub async fn resume(&self, queue: &QueueName) -> Result<bool> {
         let k = self.keys(queue);
         let r = self
-            .eval(
-                &self.inner.scripts.resume,
-                vec![k.conf.clone(), k.pending.clone(), k.wake.clone()],
-                vec![],
-            )
+            .eval(&self.inner.scripts.resume, vec![k.conf.clone(), k.pending.clone(), k.wake.clone()], vec![])
             .await?;
         Ok(reply::int("resume", &r)? == 1)
     }
@@ -85,16 +78,8 @@ impl Broker {
     /// their worker and are not deleted).
     pub async fn delete(&self, queue: &QueueName, id: &str) -> Result<Option<JobState>> {
         let k = self.keys(queue);
-        let keys = vec![
-            k.pending.clone(),
-            k.delayed.clone(),
-            k.dead.clone(),
-            k.jobs.clone(),
-            k.unique.clone(),
-        ];
-        let r = self
-            .eval(&self.inner.scripts.delete, keys, vec![id.into()])
-            .await?;
+        let keys = vec![k.pending.clone(), k.delayed.clone(), k.dead.clone(), k.jobs.clone(), k.unique.clone()];
+        let r = self.eval(&self.inner.scripts.delete, keys, vec![id.into()]).await?;
         Ok(match r {
             Value::Null | Value::Boolean(false) => None,
             other => match reply::string("delete", other)?.as_str() {
@@ -108,15 +93,8 @@ impl Broker {
 
     /// Every queue ever enqueued to under this prefix, sorted.
     pub async fn queues(&self) -> Result<Vec<QueueName>> {
-        let names: Vec<String> = self
-            .inner
-            .client
-            .smembers(queues_set(self.prefix()))
-            .await?;
-        let mut queues: Vec<QueueName> = names
-            .into_iter()
-            .filter_map(|n| QueueName::new(n).ok())
-            .collect();
+        let names: Vec<String> = self.inner.client.smembers(queues_set(self.prefix())).await?;
+        let mut queues: Vec<QueueName> = names.into_iter().filter_map(|n| QueueName::new(n).ok()).collect();
         queues.sort();
         Ok(queues)
     }
@@ -129,26 +107,13 @@ impl Broker {
         p.zcard::<(), _>(&k.delayed).await?;
         p.zcard::<(), _>(&k.active).await?;
         p.zcard::<(), _>(&k.dead).await?;
-        p.hmget::<(), _, _>(&k.stats, vec!["processed", "failed", "runtime_ms"])
-            .await?;
+        p.hmget::<(), _, _>(&k.stats, vec!["processed", "failed", "runtime_ms"]).await?;
         p.hexists::<(), _, _>(&k.conf, "paused").await?;
-        p.zrange::<(), _, _, _>(&k.pending, 0, 0, None, false, None, true)
-            .await?;
+        p.zrange::<(), _, _, _>(&k.pending, 0, 0, None, false, None, true).await?;
         let r: Vec<Value> = p.all().await?;
-        let n = |i: usize| {
-            r.get(i)
-                .map(|v| reply::int("stats", v))
-                .transpose()
-                .map(|v| v.unwrap_or(0).max(0) as u64)
-        };
+        let n = |i: usize| r.get(i).map(|v| reply::int("stats", v)).transpose().map(|v| v.unwrap_or(0).max(0) as u64);
         let counters = reply::array("stats", r.get(4).cloned().unwrap_or(Value::Null))?;
-        let c = |i: usize| {
-            counters
-                .get(i)
-                .map(|v| reply::int("stats", v).unwrap_or(0))
-                .unwrap_or(0)
-                .max(0) as u64
-        };
+        let c = |i: usize| counters.get(i).map(|v| reply::int("stats", v).unwrap_or(0)).unwrap_or(0).max(0) as u64;
         let oldest = reply::array("stats", r.get(6).cloned().unwrap_or(Value::Null))?;
         let oldest_ready = match oldest.get(1) {
             Some(Value::Double(d)) => Some(*d as i64),
@@ -173,39 +138,20 @@ impl Broker {
     pub async fn job(&self, queue: &QueueName, id: &str) -> Result<Option<JobInfo>> {
         let k = self.keys(queue);
         let p = self.inner.client.pipeline();
-        p.hmget::<(), _, _>(
-            &k.jobs,
-            vec![
-                id.to_string(),
-                format!("{id}:a"),
-                format!("{id}:m"),
-                format!("{id}:e"),
-            ],
-        )
-        .await?;
+        p.hmget::<(), _, _>(&k.jobs, vec![id.to_string(), format!("{id}:a"), format!("{id}:m"), format!("{id}:e")])
+            .await?;
         for set in [&k.pending, &k.delayed, &k.active, &k.dead] {
             p.zscore::<(), _, _>(set, id).await?;
         }
         let r: Vec<Value> = p.all().await?;
         let fields = reply::array("job", r.first().cloned().unwrap_or(Value::Null))?;
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .cloned()
-                .filter(|v| !v.is_null())
-                .map(|v| reply::string("job", v))
-                .transpose()
-        };
+        let field =
+            |i: usize| fields.get(i).cloned().filter(|v| !v.is_null()).map(|v| reply::string("job", v)).transpose();
         let envelope = field(0)?;
         let attempts = field(1)?;
         let max = field(2)?;
         let errors = field(3)?;
-        let states = [
-            JobState::Pending,
-            JobState::Delayed,
-            JobState::Active,
-            JobState::Dead,
-        ];
+        let states = [JobState::Pending, JobState::Delayed, JobState::Active, JobState::Dead];
         let mut state = None;
         let mut score = None;
         for (i, s) in states.into_iter().enumerate() {
@@ -223,20 +169,13 @@ impl Broker {
             envelope,
             attempts: attempts.and_then(|a| a.parse().ok()).unwrap_or(0),
             max_attempts: max.and_then(|m| m.parse().ok()),
-            errors: errors
-                .and_then(|e| serde_json::from_str(&e).ok())
-                .unwrap_or_default(),
+            errors: errors.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default(),
             score,
         }))
     }
 
     /// Ids in one state of a queue, oldest first, up to `limit`.
-    pub async fn list(
-        &self,
-        queue: &QueueName,
-        state: JobState,
-        limit: usize,
-    ) -> Result<Vec<String>> {
+    pub async fn list(&self, queue: &QueueName, state: JobState, limit: usize) -> Result<Vec<String>> {
         let k = self.keys(queue);
         let set = match state {
             JobState::Pending => &k.pending,
@@ -245,10 +184,6 @@ impl Broker {
             JobState::Dead => &k.dead,
         };
         let stop = limit.max(1) as i64 - 1;
-        Ok(self
-            .inner
-            .client
-            .zrange(set, 0, stop, None, false, None, false)
-            .await?)
+        Ok(self.inner.client.zrange(set, 0, stop, None, false, None, false).await?)
     }
 }

@@ -23,22 +23,14 @@ pub enum Backoff {
 impl Default for Backoff {
     /// 1s, 2s, 4s, ... up to 1h, with jitter.
     fn default() -> Self {
-        Backoff::Exponential {
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(3600),
-        }
+        Backoff::Exponential { base: Duration::from_secs(1), cap: Duration::from_secs(3600) }
     }
 }
 
 impl fmt::Display for Backoff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Backoff::Exponential { base, cap } => write!(
-                f,
-                "exp:{}:{}",
-                format_duration(*base),
-                format_duration(*cap)
-            ),
+            Backoff::Exponential { base, cap } => write!(f, "exp:{}:{}", format_duration(*base), format_duration(*cap)),
             Backoff::Fixed(d) => write!(f, "fixed:{}", format_duration(*d)),
             Backoff::Schedule(list) => {
                 let parts: Vec<String> = list.iter().map(|d| format_duration(*d)).collect();
@@ -55,21 +47,16 @@ impl std::str::FromStr for Backoff {
         let parts: Vec<&str> = s.split(':').collect();
         let backoff = match parts.as_slice() {
             ["exp"] => Backoff::default(),
-            ["exp", base] => Backoff::Exponential {
-                base: parse_duration(base).map_err(|_| bad())?,
-                cap: Duration::from_secs(3600),
-            },
+            ["exp", base] => {
+                Backoff::Exponential { base: parse_duration(base).map_err(|_| bad())?, cap: Duration::from_secs(3600) }
+            }
             ["exp", base, cap] => Backoff::Exponential {
                 base: parse_duration(base).map_err(|_| bad())?,
                 cap: parse_duration(cap).map_err(|_| bad())?,
             },
             ["fixed", d] => Backoff::Fixed(parse_duration(d).map_err(|_| bad())?),
             [list] => {
-                let delays = list
-                    .split(',')
-                    .map(parse_duration)
-                    .collect::<Result<Vec<_>>>()
-                    .map_err(|_| bad())?;
+                let delays = list.split(',').map(parse_duration).collect::<Result<Vec<_>>>().map_err(|_| bad())?;
                 Backoff::Schedule(delays)
             }
             _ => return Err(bad()),
@@ -104,15 +91,7 @@ mod tests {
         for s in ["exp:1s:1h", "fixed:5s", "1s,5s,10s", "exp:250ms:30s"] {
             assert_eq!(s.parse::<Backoff>().unwrap().to_string(), s);
         }
-        for bad in [
-            "",
-            "exp:0s",
-            "exp:1h:1s",
-            "fixed",
-            "fixed:x",
-            "1s,,2s",
-            "linear:1s",
-        ] {
+        for bad in ["", "exp:0s", "exp:1h:1s", "fixed", "fixed:x", "1s,,2s", "linear:1s"] {
             assert!(bad.parse::<Backoff>().is_err(), "{bad}");
         }
     }

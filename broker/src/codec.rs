@@ -38,9 +38,7 @@ impl Codec {
     /// Encodes a value into the envelope's `payload` field.
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Box<RawValue>> {
         match self {
-            Codec::Json => {
-                serde_json::value::to_raw_value(value).map_err(|e| Error::Encode(e.to_string()))
-            }
+            Codec::Json => serde_json::value::to_raw_value(value).map_err(|e| Error::Encode(e.to_string())),
             Codec::Bincode => bincode_impl::encode(value),
         }
     }
@@ -48,9 +46,7 @@ impl Codec {
     /// Decodes the envelope's `payload` field.
     pub fn decode<T: DeserializeOwned>(self, payload: &RawValue) -> Result<T> {
         match self {
-            Codec::Json => {
-                serde_json::from_str(payload.get()).map_err(|e| Error::Decode(e.to_string()))
-            }
+            Codec::Json => serde_json::from_str(payload.get()).map_err(|e| Error::Decode(e.to_string())),
             Codec::Bincode => bincode_impl::decode(payload),
         }
     }
@@ -65,16 +61,13 @@ mod bincode_impl {
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>> {
         let bytes = bincode::serde::encode_to_vec(value, bincode::config::standard())
             .map_err(|e| Error::Encode(e.to_string()))?;
-        serde_json::value::to_raw_value(&STANDARD.encode(bytes))
-            .map_err(|e| Error::Encode(e.to_string()))
+        serde_json::value::to_raw_value(&STANDARD.encode(bytes)).map_err(|e| Error::Encode(e.to_string()))
     }
 
     pub fn decode<T: DeserializeOwned>(payload: &RawValue) -> Result<T> {
         let text: String = serde_json::from_str(payload.get())
             .map_err(|_| Error::Decode("a bincode payload must be a base64 string".into()))?;
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| Error::Decode(format!("bad base64: {e}")))?;
+        let bytes = STANDARD.decode(text).map_err(|e| Error::Decode(format!("bad base64: {e}")))?;
         let (value, _) = bincode::serde::decode_from_slice(&bytes, bincode::config::standard())
             .map_err(|e| Error::Decode(e.to_string()))?;
         Ok(value)

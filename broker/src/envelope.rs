@@ -50,15 +50,12 @@ impl Envelope {
     /// Parses and checks an envelope read from Redis. Anything a worker could
     /// not act on is an error here, so the reserve path can bury it at once.
     pub fn parse(raw: &str) -> Result<Envelope> {
-        let env: Envelope = serde_json::from_str(raw)
-            .map_err(|e| Error::Decode(format!("damaged envelope: {e}")))?;
+        let env: Envelope = serde_json::from_str(raw).map_err(|e| Error::Decode(format!("damaged envelope: {e}")))?;
         if env.kind.is_empty() {
             return Err(Error::Decode("damaged envelope: empty kind".into()));
         }
         if env.codec == Codec::Bincode && !cfg!(feature = "bincode") {
-            return Err(Error::Decode(
-                "bincode payload, but this build has no bincode codec".into(),
-            ));
+            return Err(Error::Decode("bincode payload, but this build has no bincode codec".into()));
         }
         Ok(env)
     }

@@ -84,33 +84,16 @@ impl Broker {
         let leases: Vec<Lease> = done.iter().map(|(l, _)| l.clone()).collect();
         let keys = |q: &QueueName| {
             let k = self.keys(q);
-            vec![
-                k.active.clone(),
-                k.jobs.clone(),
-                k.unique.clone(),
-                k.stats.clone(),
-            ]
+            vec![k.active.clone(), k.jobs.clone(), k.unique.clone(), k.stats.clone()]
         };
-        let head = |idx: &[usize]| {
-            vec![Value::from(
-                idx.iter()
-                    .map(|&i| done[i].1.as_millis() as i64)
-                    .sum::<i64>(),
-            )]
-        };
-        self.per_queue("ack", &self.inner.scripts.ack, &leases, keys, head)
-            .await
+        let head = |idx: &[usize]| vec![Value::from(idx.iter().map(|&i| done[i].1.as_millis() as i64).sum::<i64>())];
+        self.per_queue("ack", &self.inner.scripts.ack, &leases, keys, head).await
     }
 
     /// Records a failed attempt. `retry_at_ms`: when to run again (ms since the
     /// epoch), or None to bury the job now. A job whose attempts are spent is
     /// buried whatever `retry_at_ms` says.
-    pub async fn fail(
-        &self,
-        lease: &Lease,
-        error: &str,
-        retry_at_ms: Option<i64>,
-    ) -> Result<FailOutcome> {
+    pub async fn fail(&self, lease: &Lease, error: &str, retry_at_ms: Option<i64>) -> Result<FailOutcome> {
         let k = self.keys(&lease.queue);
         let keys = vec![
             k.active.clone(),
@@ -154,10 +137,7 @@ impl Broker {
             let k = self.keys(q);
             vec![k.active.clone(), k.jobs.clone()]
         };
-        self.per_queue("extend", &self.inner.scripts.extend, leases, keys, |_| {
-            vec![until.into()]
-        })
-        .await
+        self.per_queue("extend", &self.inner.scripts.extend, leases, keys, |_| vec![until.into()]).await
     }
 
     /// Puts reserved jobs back to pending without counting their attempt.
@@ -167,17 +147,9 @@ impl Broker {
         }
         let keys = |q: &QueueName| {
             let k = self.keys(q);
-            vec![
-                k.active.clone(),
-                k.pending.clone(),
-                k.jobs.clone(),
-                k.wake.clone(),
-            ]
+            vec![k.active.clone(), k.pending.clone(), k.jobs.clone(), k.wake.clone()]
         };
         let now = self.now_ms();
-        self.per_queue("release", &self.inner.scripts.release, leases, keys, |_| {
-            vec![now.into()]
-        })
-        .await
+        self.per_queue("release", &self.inner.scripts.release, leases, keys, |_| vec![now.into()]).await
     }
 }

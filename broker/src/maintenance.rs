@@ -26,10 +26,7 @@ impl Broker {
         loop {
             let keys = vec![k.delayed.clone(), k.pending.clone(), k.wake.clone()];
             let args: Vec<Value> = vec![self.now_ms().into(), STEP.into()];
-            let r = reply::array(
-                "promote",
-                self.eval(&self.inner.scripts.promote, keys, args).await?,
-            )?;
+            let r = reply::array("promote", self.eval(&self.inner.scripts.promote, keys, args).await?)?;
             moved += reply::int("promote", r.first().unwrap_or(&Value::Null))? as u64;
             if reply::int("promote", r.get(1).unwrap_or(&Value::Null))? == 0 {
                 return Ok(moved);
@@ -57,10 +54,7 @@ impl Broker {
                 (self.config().dead_max_len as i64).into(),
                 (self.config().dead_max_age.as_millis() as i64).into(),
             ];
-            let r = reply::array(
-                "reclaim",
-                self.eval(&self.inner.scripts.reclaim, keys, args).await?,
-            )?;
+            let r = reply::array("reclaim", self.eval(&self.inner.scripts.reclaim, keys, args).await?)?;
             total.requeued += reply::int("reclaim", r.first().unwrap_or(&Value::Null))? as u64;
             total.buried += reply::int("reclaim", r.get(1).unwrap_or(&Value::Null))? as u64;
             if reply::int("reclaim", r.get(2).unwrap_or(&Value::Null))? == 0 {

@@ -32,12 +32,7 @@ impl Broker {
     ///
     /// Jobs whose data is damaged are buried here with the reason and never
     /// returned; they never make this call fail.
-    pub async fn reserve(
-        &self,
-        selector: &mut Selector,
-        max: usize,
-        lease: Duration,
-    ) -> Result<Vec<Reserved>> {
+    pub async fn reserve(&self, selector: &mut Selector, max: usize, lease: Duration) -> Result<Vec<Reserved>> {
         let mut out = Vec::with_capacity(max);
         let n_queues = selector.queues().len();
         let mut candidate = vec![true; n_queues];
@@ -87,12 +82,7 @@ impl Broker {
     }
 
     /// Reads one queue's reserve reply into `out`, burying damaged envelopes.
-    async fn take_reply(
-        &self,
-        queue: &QueueName,
-        reply: Value,
-        out: &mut Vec<Reserved>,
-    ) -> Result<Taken> {
+    async fn take_reply(&self, queue: &QueueName, reply: Value, out: &mut Vec<Reserved>) -> Result<Taken> {
         let items = reply::array("reserve", reply)?;
         let head = reply::int("reserve", items.first().unwrap_or(&Value::Null))?;
         if head < 0 {
@@ -104,19 +94,12 @@ impl Broker {
             popped += 1;
             let id = reply::string("reserve", id)?;
             let attempt = reply::int("reserve", &attempt)? as u32;
-            let lease = Lease {
-                queue: queue.clone(),
-                id,
-                attempt,
-            };
+            let lease = Lease { queue: queue.clone(), id, attempt };
             let parsed = reply::string("reserve", env).and_then(|raw| Envelope::parse(&raw));
             match parsed {
                 Ok(envelope) if envelope.id == lease.id => out.push(Reserved { lease, envelope }),
                 Ok(envelope) => {
-                    let why = format!(
-                        "damaged job data: envelope id {:?} does not match {:?}",
-                        envelope.id, lease.id
-                    );
+                    let why = format!("damaged job data: envelope id {:?} does not match {:?}", envelope.id, lease.id);
                     self.bury(&lease, &why).await?;
                 }
                 Err(e) => {
@@ -128,10 +111,7 @@ impl Broker {
         // Jobs the script buried itself (data missing) are not returned, so a
         // queue can come up short while it still has work: it then sits out
         // the rest of this call only.
-        Ok(Taken::Jobs {
-            popped,
-            remaining: head,
-        })
+        Ok(Taken::Jobs { popped, remaining: head })
     }
 }
 

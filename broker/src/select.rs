@@ -28,8 +28,7 @@ pub struct Selector {
 impl Selector {
     /// Queues with weights (each at least 1).
     pub fn weighted(queues: impl IntoIterator<Item = (QueueName, u32)>) -> Result<Selector> {
-        let (queues, weights): (Vec<_>, Vec<_>) =
-            queues.into_iter().map(|(q, w)| (q, w as i64)).unzip();
+        let (queues, weights): (Vec<_>, Vec<_>) = queues.into_iter().map(|(q, w)| (q, w as i64)).unzip();
         Selector::build(Mode::Weighted, queues, weights)
     }
 
@@ -41,32 +40,18 @@ impl Selector {
 
     fn build(mode: Mode, queues: Vec<QueueName>, weights: Vec<i64>) -> Result<Selector> {
         if queues.is_empty() {
-            return Err(Error::InvalidQueueName {
-                name: String::new(),
-                reason: "no queues given",
-            });
+            return Err(Error::InvalidQueueName { name: String::new(), reason: "no queues given" });
         }
         if let Some(i) = weights.iter().position(|w| *w < 1) {
-            return Err(Error::InvalidQueueName {
-                name: queues[i].to_string(),
-                reason: "weight must be at least 1",
-            });
+            return Err(Error::InvalidQueueName { name: queues[i].to_string(), reason: "weight must be at least 1" });
         }
         for (i, q) in queues.iter().enumerate() {
             if queues[..i].contains(q) {
-                return Err(Error::InvalidQueueName {
-                    name: q.to_string(),
-                    reason: "queue listed twice",
-                });
+                return Err(Error::InvalidQueueName { name: q.to_string(), reason: "queue listed twice" });
             }
         }
         let current = vec![0; queues.len()];
-        Ok(Selector {
-            mode,
-            queues,
-            weights,
-            current,
-        })
+        Ok(Selector { mode, queues, weights, current })
     }
 
     pub fn mode(&self) -> Mode {
@@ -78,9 +63,7 @@ impl Selector {
     }
 
     pub fn weights(&self) -> impl Iterator<Item = (&QueueName, u32)> {
-        self.queues
-            .iter()
-            .zip(self.weights.iter().map(|w| *w as u32))
+        self.queues.iter().zip(self.weights.iter().map(|w| *w as u32))
     }
 
     /// Splits `n` reservations among the candidate queues; returns a count per queue.
@@ -93,10 +76,7 @@ impl Selector {
                 }
             }
             Mode::Weighted => {
-                let total: i64 = (0..self.queues.len())
-                    .filter(|i| candidate[*i])
-                    .map(|i| self.weights[i])
-                    .sum();
+                let total: i64 = (0..self.queues.len()).filter(|i| candidate[*i]).map(|i| self.weights[i]).sum();
                 if total == 0 {
                     return counts;
                 }
@@ -128,8 +108,7 @@ mod tests {
 
     #[test]
     fn weighted_shares_are_exact_over_a_cycle() {
-        let mut s =
-            Selector::weighted([(q("a"), 100), (q("b"), 50), (q("c"), 30), (q("d"), 10)]).unwrap();
+        let mut s = Selector::weighted([(q("a"), 100), (q("b"), 50), (q("c"), 30), (q("d"), 10)]).unwrap();
         let counts = s.plan(190 * 10, &[true; 4]);
         assert_eq!(counts, vec![1000, 500, 300, 100]);
     }

@@ -24,11 +24,7 @@ impl Broker {
     pub async fn waiter(&self, queues: &[QueueName]) -> Result<Waiter> {
         let client = self.inner.client.clone_new();
         client.init().await?;
-        Ok(Waiter {
-            client,
-            keys: queues.iter().map(|q| self.keys(q).wake.clone()).collect(),
-            queues: queues.to_vec(),
-        })
+        Ok(Waiter { client, keys: queues.iter().map(|q| self.keys(q).wake.clone()).collect(), queues: queues.to_vec() })
     }
 }
 
@@ -42,26 +38,14 @@ impl Waiter {
     /// slots, so a multi-queue BLPOP is refused there; see docs/REDIS.md.
     pub async fn wait(&self, timeout: Duration) -> Result<Option<QueueName>> {
         let secs = timeout.as_secs_f64().max(0.01);
-        let guard = fred::types::config::Options {
-            timeout: Some(timeout + Duration::from_secs(5)),
-            ..Default::default()
-        };
-        let reply: std::result::Result<Value, _> = self
-            .client
-            .with_options(&guard)
-            .blpop(self.keys.clone(), secs)
-            .await;
+        let guard =
+            fred::types::config::Options { timeout: Some(timeout + Duration::from_secs(5)), ..Default::default() };
+        let reply: std::result::Result<Value, _> =
+            self.client.with_options(&guard).blpop(self.keys.clone(), secs).await;
         match reply {
             Ok(Value::Array(pair)) => {
-                let key = pair
-                    .first()
-                    .and_then(|k| k.as_str().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                Ok(self
-                    .keys
-                    .iter()
-                    .position(|k| *k == key)
-                    .map(|i| self.queues[i].clone()))
+                let key = pair.first().and_then(|k| k.as_str().map(|s| s.to_string())).unwrap_or_default();
+                Ok(self.keys.iter().position(|k| *k == key).map(|i| self.queues[i].clone()))
             }
             Ok(_) => Ok(None),
             // An expired blocking pop can come back as a client-side timeout.

@@ -29,9 +29,7 @@ impl Client {
 
     /// Connects with explicit settings, such as a key prefix.
     pub async fn connect_with(url: &str, config: BrokerConfig) -> Result<Client> {
-        Ok(Client {
-            broker: Broker::connect(url, config).await?,
-        })
+        Ok(Client { broker: Broker::connect(url, config).await? })
     }
 
     pub fn from_broker(broker: Broker) -> Client {
@@ -71,22 +69,15 @@ impl Client {
 
     /// Enqueues many jobs in one round trip. Nothing is enqueued if any job is
     /// invalid. Results are in input order.
-    pub async fn enqueue_many<J: Job>(
-        &self,
-        jobs: impl IntoIterator<Item = J>,
-    ) -> Result<Vec<Enqueued>> {
-        self.enqueue_many_with(jobs.into_iter().map(|j| (j, Options::new())))
-            .await
+    pub async fn enqueue_many<J: Job>(&self, jobs: impl IntoIterator<Item = J>) -> Result<Vec<Enqueued>> {
+        self.enqueue_many_with(jobs.into_iter().map(|j| (j, Options::new()))).await
     }
 
     pub async fn enqueue_many_with<J: Job>(
         &self,
         jobs: impl IntoIterator<Item = (J, Options)>,
     ) -> Result<Vec<Enqueued>> {
-        let prepared = jobs
-            .into_iter()
-            .map(|(j, o)| Self::prepare(&j, o))
-            .collect::<Result<Vec<_>>>()?;
+        let prepared = jobs.into_iter().map(|(j, o)| Self::prepare(&j, o)).collect::<Result<Vec<_>>>()?;
         self.broker.enqueue_many(prepared).await
     }
 }

@@ -52,19 +52,13 @@ impl Options {
     /// until the job finishes or dies, or for the broker's `unique_ttl` after
     /// its run time, whichever comes first.
     pub fn unique(mut self, key: impl Into<String>) -> Self {
-        self.unique = Some(Unique {
-            key: key.into(),
-            ttl: None,
-        });
+        self.unique = Some(Unique { key: key.into(), ttl: None });
         self
     }
 
     /// Like [`unique`](Self::unique) with an explicit time to live.
     pub fn unique_for(mut self, key: impl Into<String>, ttl: Duration) -> Self {
-        self.unique = Some(Unique {
-            key: key.into(),
-            ttl: Some(ttl),
-        });
+        self.unique = Some(Unique { key: key.into(), ttl: Some(ttl) });
         self
     }
 

@@ -18,10 +18,6 @@ pub async fn pause(conn: &Conn, a: QueueArg) -> anyhow::Result<ExitCode> {
 
 pub async fn resume(conn: &Conn, a: QueueArg) -> anyhow::Result<ExitCode> {
     let was = conn.connect().await?.resume(&a.queue).await?;
-    println!(
-        "{} {}",
-        if was { "resumed" } else { "was not paused:" },
-        a.queue
-    );
+    println!("{} {}", if was { "resumed" } else { "was not paused:" }, a.queue);
     Ok(ExitCode::SUCCESS)
 }

@@ -33,14 +33,8 @@ fn print_table(all: &BTreeMap<String, QueueStats>) {
         "QUEUE", "PENDING", "DELAYED", "ACTIVE", "DEAD", "PROCESSED", "FAILED", "OLDEST"
     );
     for (q, s) in all {
-        let oldest = s
-            .oldest_pending_ms
-            .map(|ms| weir::broker::format_duration(std::time::Duration::from_millis(ms)));
-        let name = if s.paused {
-            format!("{q} (paused)")
-        } else {
-            q.clone()
-        };
+        let oldest = s.oldest_pending_ms.map(|ms| weir::broker::format_duration(std::time::Duration::from_millis(ms)));
+        let name = if s.paused { format!("{q} (paused)") } else { q.clone() };
         println!(
             "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>10}",
             name,
