@@ -8,4 +8,5 @@ mod broker_lifecycle;
 mod broker_reserve;
 mod broker_wake;
 mod cli_basic;
+mod limits;
 mod protocol;

@@ -25,6 +25,13 @@ pub struct QueueStats {
     pub paused: bool,
     /// Age of the oldest pending job (since it became ready), ms; None when empty.
     pub oldest_pending_ms: Option<u64>,
+    /// The queue's fleet-wide limits, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::limit::QueueLimits>,
+    /// Pending jobs that a limit (rate, concurrency cap or hold) keeps waiting right now.
+    pub waiting_on_limits: u64,
+    /// Jobs put back because their rate key was over its limit (since the queue was created).
+    pub deferred_by_key: u64,
 }
 
 /// Where a job is now. Done jobs are deleted, so they are not found.
@@ -107,9 +114,11 @@ impl Broker {
         p.zcard::<(), _>(&k.delayed).await?;
         p.zcard::<(), _>(&k.active).await?;
         p.zcard::<(), _>(&k.dead).await?;
-        p.hmget::<(), _, _>(&k.stats, vec!["processed", "failed", "runtime_ms"]).await?;
+        p.hmget::<(), _, _>(&k.stats, vec!["processed", "failed", "runtime_ms", "deferred"]).await?;
         p.hexists::<(), _, _>(&k.conf, "paused").await?;
         p.zrange::<(), _, _, _>(&k.pending, 0, 0, None, false, None, true).await?;
+        let limit_fields = vec!["rate", "rate_burst", "concurrency", "held_until", "rate_interval", "rate_tat"];
+        p.hmget::<(), _, _>(&k.conf, limit_fields).await?;
         let r: Vec<Value> = p.all().await?;
         let n = |i: usize| r.get(i).map(|v| reply::int("stats", v)).transpose().map(|v| v.unwrap_or(0).max(0) as u64);
         let counters = reply::array("stats", r.get(4).cloned().unwrap_or(Value::Null))?;
@@ -120,10 +129,33 @@ impl Broker {
             Some(v) => Some(reply::int("stats", v)?),
             None => None,
         };
+        let conf = reply::array("stats", r.get(7).cloned().unwrap_or(Value::Null))?;
+        let text = |i: usize| conf.get(i).and_then(|v| v.as_string());
+        let num = |i: usize| text(i).and_then(|s| s.parse::<f64>().ok());
+        let now = self.now_ms();
+        let limits = crate::limit::QueueLimits {
+            rate: text(0),
+            burst: num(1).map(|b| b as u32),
+            concurrency: num(2).map(|c| c as u32),
+            held_until: num(3).map(|t| t as i64).filter(|t| *t > now),
+        };
+        let (pending, active) = (n(0)?, n(2)?);
+        // Mirrors reserve.lua: held, at the cap, or the rate's next slot not yet due.
+        let rate_blocked = match (num(4), num(5)) {
+            (Some(interval), Some(tat)) => {
+                tat - interval * (limits.burst.unwrap_or(1) as f64 - 1.0) > now as f64 + interval
+            }
+            _ => false,
+        };
+        let limited =
+            limits.held_until.is_some() || limits.concurrency.is_some_and(|c| active >= c as u64) || rate_blocked;
         Ok(QueueStats {
+            waiting_on_limits: if limited { pending } else { 0 },
+            deferred_by_key: c(3),
+            limits: (limits != Default::default()).then_some(limits),
             pending: n(0)?,
             delayed: n(1)?,
-            active: n(2)?,
+            active,
             dead: n(3)?,
             processed: c(0),
             failed: c(1),

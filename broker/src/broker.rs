@@ -65,6 +65,7 @@ pub(crate) struct Inner {
     keys: RwLock<HashMap<QueueName, Arc<QueueKeys>>>,
     /// Queues this process has already added to the queue set.
     pub registered: Mutex<HashSet<QueueName>>,
+    pub rules: Mutex<crate::limit::RulesCache>,
 }
 
 /// URL schemes fred understands: a single server, a cluster, sentinels, with or without TLS.
@@ -122,6 +123,7 @@ impl Broker {
                 scripts: Scripts::new(),
                 keys: RwLock::new(HashMap::new()),
                 registered: Mutex::new(HashSet::new()),
+                rules: Mutex::new(Default::default()),
             }),
         };
         broker.load_scripts().await?;

@@ -48,6 +48,8 @@ pub struct NewJob {
     pub timeout: Option<Duration>,
     pub run_at: RunAt,
     pub unique: Option<Unique>,
+    /// Limited with the other jobs of this key by the matching `weir limit set-key` rule.
+    pub rate_key: Option<String>,
 }
 
 impl NewJob {
@@ -73,6 +75,11 @@ impl NewJob {
         {
             return Err(Error::InvalidUniqueKey);
         }
+        if let Some(k) = &job.rate_key
+            && (k.is_empty() || k.len() > 256)
+        {
+            return Err(Error::InvalidRateKey);
+        }
         if let Some(id) = &job.id {
             validate_job_id(id)?;
         }
@@ -92,6 +99,7 @@ impl NewJob {
             timeout: None,
             run_at: RunAt::Now,
             unique: None,
+            rate_key: None,
         }
     }
 }
@@ -119,7 +127,7 @@ fn new_id() -> String {
 /// One job's ARGV group for enqueue.lua, after validation.
 struct Prepared {
     queue: QueueName,
-    args: [Value; 6],
+    args: [Value; 7],
     id: String,
 }
 
@@ -157,6 +165,7 @@ impl Broker {
             enqueued_at: now,
             run_at: ready,
             unique_key: job.unique.map(|u| u.key),
+            rate_key: job.rate_key,
         };
         Ok(Prepared {
             queue: job.queue,
@@ -167,6 +176,7 @@ impl Broker {
                 (env.max_attempts as i64).into(),
                 ukey.into(),
                 ttl.into(),
+                env.rate_key.clone().unwrap_or_default().into(),
             ],
             id,
         })
@@ -197,10 +207,17 @@ impl Broker {
         &self,
         queue: &QueueName,
         now: i64,
-        groups: impl Iterator<Item = [Value; 6]>,
+        groups: impl Iterator<Item = [Value; 7]>,
     ) -> (Vec<String>, Vec<Value>) {
         let k = self.keys(queue);
-        let keys = vec![k.pending.clone(), k.delayed.clone(), k.jobs.clone(), k.unique.clone(), k.wake.clone()];
+        let keys = vec![
+            k.pending.clone(),
+            k.delayed.clone(),
+            k.jobs.clone(),
+            k.unique.clone(),
+            k.wake.clone(),
+            k.conf.clone(),
+        ];
         let mut args = vec![Value::from(now)];
         for g in groups {
             args.extend(g);
@@ -230,7 +247,7 @@ impl Broker {
         }
         self.register_queues(prepared.iter().map(|p| &p.queue)).await?;
         // Group by queue, remembering each job's input position.
-        let mut by_queue: HashMap<QueueName, Vec<(usize, [Value; 6])>> = HashMap::new();
+        let mut by_queue: HashMap<QueueName, Vec<(usize, [Value; 7])>> = HashMap::new();
         for (i, p) in prepared.into_iter().enumerate() {
             debug_assert!(!p.id.is_empty());
             by_queue.entry(p.queue).or_default().push((i, p.args));

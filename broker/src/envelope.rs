@@ -40,6 +40,9 @@ pub struct Envelope {
     pub run_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_key: Option<String>,
+    /// Jobs with the same rate key share its limit (see `weir limit set-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_key: Option<String>,
 }
 
 fn default_max_attempts() -> u32 {

@@ -23,6 +23,10 @@ pub enum Error {
     InvalidBackoff(String),
     #[error("invalid duration {0:?}: use a number with a unit, such as 500ms, 30s, 5m, 1h, 2d")]
     InvalidDuration(String),
+    #[error("invalid limit: {0}")]
+    InvalidLimit(String),
+    #[error("invalid rate key: it must be 1-256 bytes")]
+    InvalidRateKey,
     #[error("invalid unique key: it must be 1-512 bytes")]
     InvalidUniqueKey,
     #[error("invalid job id {0:?}: it must be 1-64 characters from [A-Za-z0-9._:-]")]

@@ -84,7 +84,15 @@ impl Broker {
         let leases: Vec<Lease> = done.iter().map(|(l, _)| l.clone()).collect();
         let keys = |q: &QueueName| {
             let k = self.keys(q);
-            vec![k.active.clone(), k.jobs.clone(), k.unique.clone(), k.stats.clone()]
+            vec![
+                k.active.clone(),
+                k.jobs.clone(),
+                k.unique.clone(),
+                k.stats.clone(),
+                k.conf.clone(),
+                k.pending.clone(),
+                k.wake.clone(),
+            ]
         };
         let head = |idx: &[usize]| vec![Value::from(idx.iter().map(|&i| done[i].1.as_millis() as i64).sum::<i64>())];
         self.per_queue("ack", &self.inner.scripts.ack, &leases, keys, head).await
@@ -102,6 +110,9 @@ impl Broker {
             k.jobs.clone(),
             k.unique.clone(),
             k.stats.clone(),
+            k.conf.clone(),
+            k.pending.clone(),
+            k.wake.clone(),
         ];
         let args: Vec<Value> = vec![
             self.now_ms().into(),

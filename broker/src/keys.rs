@@ -28,6 +28,9 @@ pub struct QueueKeys {
     /// LIST used as a doorbell: holds at most one token while a job is ready
     /// and nobody took it; idle workers BLPOP it.
     pub wake: String,
+    /// HASH of rate-key state: `tat:<key>` (GCRA theoretical arrival time, ms)
+    /// and `hold:<key>` (held by back-pressure until, ms).
+    pub keyrate: String,
 }
 
 impl QueueKeys {
@@ -43,8 +46,15 @@ impl QueueKeys {
             conf: k("conf"),
             stats: k("stats"),
             wake: k("wake"),
+            keyrate: k("keyrate"),
         }
     }
+}
+
+/// HASH of rate-key rules, pattern -> `<rate>|<interval ms>|<burst>`: `{prefix}:limits:keys`.
+/// Read by reserve's caller and passed to the script (never read inside Lua).
+pub fn key_rules(prefix: &str) -> String {
+    format!("{prefix}:limits:keys")
 }
 
 /// SET of every queue name that has ever been enqueued to (stats and the
@@ -52,7 +62,6 @@ impl QueueKeys {
 pub fn queues_set(prefix: &str) -> String {
     format!("{prefix}:queues")
 }
-
 
 /// STRING, set with `SET NX PX` by the worker that runs one housekeeping pass
 /// (promote, reclaim) over the queue, so a fleet makes about one pass per
@@ -73,6 +82,13 @@ pub fn worker(prefix: &str, id: &str) -> String {
     format!("{prefix}:worker:{id}")
 }
 
+/// STRING holding the token of the process that runs one of the store's
+/// fleet-wide services (`name`: `relay`, `archiver`, `history`), set with
+/// `SET NX PX`: `{prefix}:lock:{name}`. Never touched by a broker script.
+pub fn store_lock(prefix: &str, name: &str) -> String {
+    format!("{prefix}:lock:{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,7 +98,9 @@ mod tests {
         let q = QueueName::new("critical").unwrap();
         let k = QueueKeys::new("weir", &q);
         assert_eq!(k.pending, "weir:{critical}:pending");
-        for key in [&k.pending, &k.delayed, &k.active, &k.dead, &k.jobs, &k.unique, &k.conf, &k.stats, &k.wake] {
+        for key in
+            [&k.pending, &k.delayed, &k.active, &k.dead, &k.jobs, &k.unique, &k.conf, &k.stats, &k.wake, &k.keyrate]
+        {
             assert_eq!(fred::util::redis_keyslot(key.as_bytes()), fred::util::redis_keyslot(b"{critical}"));
         }
     }

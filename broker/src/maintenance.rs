@@ -47,6 +47,7 @@ impl Broker {
                 k.unique.clone(),
                 k.stats.clone(),
                 k.wake.clone(),
+                k.conf.clone(),
             ];
             let args: Vec<Value> = vec![
                 self.now_ms().into(),

@@ -36,6 +36,8 @@ impl Broker {
         let mut out = Vec::with_capacity(max);
         let n_queues = selector.queues().len();
         let mut candidate = vec![true; n_queues];
+        let rules = self.rule_args().await?;
+        selector.limited_until = None;
         while out.len() < max && candidate.iter().any(|c| *c) {
             let plan = selector.plan(max - out.len(), &candidate);
             let now = self.now_ms();
@@ -53,14 +55,17 @@ impl Broker {
                     k.dead.clone(),
                     k.unique.clone(),
                     k.stats.clone(),
+                    k.delayed.clone(),
+                    k.keyrate.clone(),
                 ];
-                let args: Vec<Value> = vec![
+                let mut args: Vec<Value> = vec![
                     now.into(),
                     (count as i64).into(),
                     until.into(),
                     (self.config().dead_max_len as i64).into(),
                     (self.config().dead_max_age.as_millis() as i64).into(),
                 ];
+                args.extend(rules.iter().cloned());
                 asked.push((i, count));
                 calls.push((&self.inner.scripts.reserve, keys, args));
             }
@@ -70,9 +75,16 @@ impl Broker {
                 let got = self.take_reply(&queue, reply?, &mut out).await?;
                 match got {
                     Taken::Paused => candidate[i] = false,
-                    Taken::Jobs { popped, remaining } => {
-                        if popped < count || remaining == 0 {
+                    Taken::Limited { until } => {
+                        candidate[i] = false;
+                        selector.note_limit(until);
+                    }
+                    Taken::Jobs { popped, remaining, limit } => {
+                        if popped < count || remaining == 0 || limit.is_some() {
                             candidate[i] = false;
+                        }
+                        if let Some(until) = limit {
+                            selector.note_limit(until);
                         }
                     }
                 }
@@ -85,11 +97,14 @@ impl Broker {
     async fn take_reply(&self, queue: &QueueName, reply: Value, out: &mut Vec<Reserved>) -> Result<Taken> {
         let items = reply::array("reserve", reply)?;
         let head = reply::int("reserve", items.first().unwrap_or(&Value::Null))?;
-        if head < 0 {
-            return Ok(Taken::Paused);
+        let hint = reply::int("reserve", items.get(1).unwrap_or(&Value::Null))?;
+        match head {
+            -1 => return Ok(Taken::Paused),
+            -2 => return Ok(Taken::Limited { until: hint }),
+            _ => {}
         }
         let mut popped = 0;
-        let mut rest = items.into_iter().skip(1);
+        let mut rest = items.into_iter().skip(2);
         while let (Some(id), Some(attempt), Some(env)) = (rest.next(), rest.next(), rest.next()) {
             popped += 1;
             let id = reply::string("reserve", id)?;
@@ -111,11 +126,20 @@ impl Broker {
         // Jobs the script buried itself (data missing) are not returned, so a
         // queue can come up short while it still has work: it then sits out
         // the rest of this call only.
-        Ok(Taken::Jobs { popped, remaining: head })
+        Ok(Taken::Jobs { popped, remaining: head, limit: (hint >= 0).then_some(hint) })
     }
 }
 
 enum Taken {
     Paused,
-    Jobs { popped: usize, remaining: i64 },
+    /// A limit allows nothing before `until` (ms; 0 = until a concurrency slot frees).
+    Limited {
+        until: i64,
+    },
+    /// `limit`: a limit cut the batch short; more may be taken at that time.
+    Jobs {
+        popped: usize,
+        remaining: i64,
+        limit: Option<i64>,
+    },
 }

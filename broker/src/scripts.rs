@@ -22,6 +22,7 @@ pub(crate) struct Scripts {
     pub reclaim: Script,
     pub delete: Script,
     pub resume: Script,
+    pub snooze: Script,
 }
 
 impl Scripts {
@@ -37,10 +38,11 @@ impl Scripts {
             reclaim: script(include_str!("lua/reclaim.lua")),
             delete: script(include_str!("lua/delete.lua")),
             resume: script(include_str!("lua/resume.lua")),
+            snooze: script(include_str!("lua/snooze.lua")),
         }
     }
 
-    pub fn all(&self) -> [&Script; 10] {
+    pub fn all(&self) -> [&Script; 11] {
         [
             &self.enqueue,
             &self.reserve,
@@ -52,6 +54,7 @@ impl Scripts {
             &self.reclaim,
             &self.delete,
             &self.resume,
+            &self.snooze,
         ]
     }
 }
@@ -70,6 +73,7 @@ pub fn script_source(name: &str) -> Option<String> {
         "reclaim" => s.reclaim,
         "delete" => s.delete,
         "resume" => s.resume,
+        "snooze" => s.snooze,
         _ => return None,
     };
     script.lua().map(|l| l.to_string())

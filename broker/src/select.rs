@@ -23,9 +23,28 @@ pub struct Selector {
     queues: Vec<QueueName>,
     weights: Vec<i64>,
     current: Vec<i64>,
+    /// Set by the last reserve: the earliest time a limited queue may give
+    /// more (ms; 0 = when a concurrency slot frees, signalled by the doorbell).
+    pub(crate) limited_until: Option<i64>,
 }
 
 impl Selector {
+    /// After a reserve: when a limit held some queue back, the earliest time
+    /// it may allow more (ms since the epoch; 0 = when a slot frees). None:
+    /// no limit held anything back.
+    pub fn limited_until(&self) -> Option<i64> {
+        self.limited_until
+    }
+
+    pub(crate) fn note_limit(&mut self, until: i64) {
+        self.limited_until = Some(match self.limited_until {
+            None => until,
+            Some(0) => until,
+            Some(t) if until == 0 => t,
+            Some(t) => t.min(until),
+        });
+    }
+
     /// Queues with weights (each at least 1).
     pub fn weighted(queues: impl IntoIterator<Item = (QueueName, u32)>) -> Result<Selector> {
         let (queues, weights): (Vec<_>, Vec<_>) = queues.into_iter().map(|(q, w)| (q, w as i64)).unzip();
@@ -51,7 +70,7 @@ impl Selector {
             }
         }
         let current = vec![0; queues.len()];
-        Ok(Selector { mode, queues, weights, current })
+        Ok(Selector { mode, queues, weights, current, limited_until: None })
     }
 
     pub fn mode(&self) -> Mode {

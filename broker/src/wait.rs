@@ -79,11 +79,25 @@ impl Broker {
         if !got.is_empty() {
             return Ok(got);
         }
+        // A limited queue may allow more before `idle` is up: wake then
+        // (never sooner), even if no doorbell rings.
+        let idle = match selector.limited_until() {
+            Some(t) if t > 0 => idle.min(Duration::from_millis((t - self.now_ms()).max(1) as u64)),
+            _ => idle,
+        };
         let deadline = tokio::time::Instant::now() + idle;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() || waiter.wait(left).await?.is_none() {
+            if left.is_zero() {
                 return Ok(Vec::new());
+            }
+            if waiter.wait(left).await?.is_none() {
+                // Timed out: if a limit's time has come, take what it allows.
+                return if selector.limited_until().is_some_and(|t| t > 0) {
+                    self.reserve(selector, max, lease).await
+                } else {
+                    Ok(Vec::new())
+                };
             }
             // Rang: look again. It may be a stale ring (someone else took the
             // job); then keep waiting out the rest of `idle`.

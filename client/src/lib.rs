@@ -55,6 +55,7 @@ impl Client {
             timeout: options.timeout.or_else(J::timeout),
             run_at: options.run_at,
             unique: options.unique,
+            rate_key: options.rate_key,
         })
     }
 

@@ -13,6 +13,7 @@ pub struct Options {
     pub(crate) backoff: Option<Backoff>,
     pub(crate) codec: Option<Codec>,
     pub(crate) id: Option<String>,
+    pub(crate) rate_key: Option<String>,
 }
 
 impl Options {
@@ -74,6 +75,13 @@ impl Options {
 
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = Some(codec);
+        self
+    }
+
+    /// Limit this job with the other jobs of `key`, by the `weir limit
+    /// set-key` rule whose pattern matches it (e.g. `discord:guild:42`).
+    pub fn rate_key(mut self, key: impl Into<String>) -> Self {
+        self.rate_key = Some(key.into());
         self
     }
 

@@ -33,6 +33,9 @@ pub struct EnqueueArgs {
     /// Enqueue nothing while a job with this key is pending, delayed or running.
     #[arg(long)]
     pub unique_key: Option<String>,
+    /// Limit this job with the other jobs of this key (see `weir limit set-key`).
+    #[arg(long)]
+    pub rate_key: Option<String>,
 }
 
 /// Lines per pipelined batch on --stdin.
@@ -48,6 +51,7 @@ impl EnqueueArgs {
             job.max_attempts = n;
         }
         job.unique = self.unique_key.clone().map(|key| Unique { key, ttl: None });
+        job.rate_key = self.rate_key.clone();
         job
     }
 }
@@ -75,6 +79,7 @@ struct Line {
     delay_ms: Option<u64>,
     max_attempts: Option<u32>,
     unique_key: Option<String>,
+    rate_key: Option<String>,
 }
 
 fn parse_line(a: &EnqueueArgs, text: &str) -> anyhow::Result<NewJob> {
@@ -92,6 +97,9 @@ fn parse_line(a: &EnqueueArgs, text: &str) -> anyhow::Result<NewJob> {
             }
             if let Some(m) = l.max_attempts {
                 job.max_attempts = m;
+            }
+            if let Some(k) = l.rate_key {
+                job.rate_key = Some(k);
             }
             if let Some(u) = l.unique_key {
                 job.unique = Some(Unique { key: u, ttl: None });

@@ -1,5 +1,6 @@
 //! Subcommands of the `weir` binary and the options they share.
 mod enqueue;
+mod limit;
 mod pause;
 mod stats;
 
@@ -9,11 +10,7 @@ use std::process::ExitCode;
 use weir::broker::{Broker, BrokerConfig};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "weir",
-    version,
-    about = "weir: a background job queue on Redis"
-)]
+#[command(name = "weir", version, about = "weir: a background job queue on Redis")]
 pub struct Cli {
     #[command(flatten)]
     pub conn: Conn,
@@ -25,12 +22,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Conn {
     /// Redis URL: redis://[user:pass@]host:port[/db], or rediss:// for TLS.
-    #[arg(
-        long,
-        global = true,
-        env = "WEIR_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
-    )]
+    #[arg(long, global = true, env = "WEIR_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
     /// Key prefix, so several apps can share one Redis.
     #[arg(long, global = true, env = "WEIR_PREFIX", default_value = "weir")]
@@ -39,16 +31,11 @@ pub struct Conn {
 
 impl Conn {
     pub fn broker_config(&self) -> BrokerConfig {
-        BrokerConfig {
-            prefix: self.prefix.clone(),
-            ..BrokerConfig::default()
-        }
+        BrokerConfig { prefix: self.prefix.clone(), ..BrokerConfig::default() }
     }
 
     pub async fn connect(&self) -> anyhow::Result<Broker> {
-        Broker::connect(&self.redis, self.broker_config())
-            .await
-            .context("cannot start")
+        Broker::connect(&self.redis, self.broker_config()).await.context("cannot start")
     }
 }
 
@@ -62,6 +49,8 @@ pub enum Command {
     Pause(pause::QueueArg),
     /// Let workers take a paused queue's jobs again.
     Resume(pause::QueueArg),
+    /// Fleet-wide rate limits and concurrency caps (set, set-key, clear, list).
+    Limit(limit::LimitArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -70,17 +59,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(a) => stats::run(&cli.conn, a).await,
         Command::Pause(a) => pause::pause(&cli.conn, a).await,
         Command::Resume(a) => pause::resume(&cli.conn, a).await,
+        Command::Limit(a) => limit::run(&cli.conn, a).await,
     }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: info).
 pub fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Parses a non-negative duration flag such as `30s`; a leading `-` is the

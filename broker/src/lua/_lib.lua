@@ -5,10 +5,11 @@
 --   <id>:m  max attempts (integer)
 --   <id>:u  unique key, when the job has one
 --   <id>:e  JSON array of {attempt, at, error} for failed attempts
+--   <id>:r  rate key, when the job has one
 -- Field names are built here; keys never are (Redis Cluster).
 
 local function job_fields(id)
-  return id, id .. ':a', id .. ':m', id .. ':u', id .. ':e'
+  return id, id .. ':a', id .. ':m', id .. ':u', id .. ':e', id .. ':r'
 end
 
 local function delete_job(jobs, id)
@@ -71,6 +72,13 @@ end
 -- The attempt number is the fencing token: every reserve raises it.
 local function holds_lease(active, jobs, id, attempt)
   return redis.call('ZSCORE', active, id) and redis.call('HGET', jobs, id .. ':a') == attempt
+end
+
+-- A finished job frees a concurrency slot: wake a worker that waits for one.
+local function slot_freed(conf, pending, wake)
+  if redis.call('HEXISTS', conf, 'concurrency') == 1 and redis.call('ZCARD', pending) > 0 then
+    if redis.call('LLEN', wake) == 0 then redis.call('RPUSH', wake, '1') end
+  end
 end
 
 local function wake_one(wake)

@@ -1,5 +1,5 @@
 -- ack: finish reserved jobs (state active -> done: the job's data is deleted).
--- KEYS[1] active  KEYS[2] jobs  KEYS[3] unique  KEYS[4] stats
+-- KEYS[1] active  KEYS[2] jobs  KEYS[3] unique  KEYS[4] stats  KEYS[5] conf  KEYS[6] pending  KEYS[7] wake
 -- ARGV[1] elapsed_ms_total (run time of these jobs, for the stats), then pairs: id, attempt
 -- Returns, per job, 1 when acked and 0 when this reservation no longer holds the
 -- job (its lease expired and it was reclaimed).
@@ -21,5 +21,6 @@ end
 if done > 0 then
   redis.call('HINCRBY', stats, 'processed', done)
   redis.call('HINCRBY', stats, 'runtime_ms', tonumber(ARGV[1]) or 0)
+  slot_freed(KEYS[5], KEYS[6], KEYS[7])
 end
 return out

@@ -1,5 +1,6 @@
 -- fail: record a failed attempt of a reserved job; retry it later or bury it.
 -- KEYS[1] active  KEYS[2] delayed  KEYS[3] dead  KEYS[4] jobs  KEYS[5] unique  KEYS[6] stats
+-- KEYS[7] conf  KEYS[8] pending  KEYS[9] wake
 -- ARGV[1] now_ms  ARGV[2] id  ARGV[3] attempt  ARGV[4] error
 -- ARGV[5] retry_at_ms (-1 = do not retry)  ARGV[6] dead_max_len  ARGV[7] dead_max_age_ms
 -- Returns 'retry', 'dead', or 'lost' (this reservation no longer holds the job).
@@ -9,6 +10,7 @@ local retry_at, dead_len, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonum
 
 if not holds_lease(active, jobs, id, attempt) then return 'lost' end
 redis.call('ZREM', active, id)
+slot_freed(KEYS[7], KEYS[8], KEYS[9])
 redis.call('HINCRBY', stats, 'failed', 1)
 append_error(jobs, id, tonumber(attempt), now, message)
 local max = tonumber(redis.call('HGET', jobs, id .. ':m') or '')

@@ -1,6 +1,7 @@
 -- reclaim: take back jobs whose lease expired (their worker died or hung).
 -- The attempt stays counted: back to pending, or to the dead set when spent.
 -- KEYS[1] active  KEYS[2] pending  KEYS[3] dead  KEYS[4] jobs  KEYS[5] unique  KEYS[6] stats  KEYS[7] wake
+-- KEYS[8] conf
 -- ARGV[1] now_ms  ARGV[2] limit  ARGV[3] dead_max_len  ARGV[4] dead_max_age_ms
 -- Returns {requeued, buried, still_expired}.
 local active, pending, dead, jobs, unique, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -22,4 +23,5 @@ for _, id in ipairs(expired) do
   end
 end
 if requeued > 0 then wake_one(wake) end
+if #expired > 0 then slot_freed(KEYS[8], pending, wake) end
 return { requeued, buried, redis.call('ZCOUNT', active, '-inf', now) }

@@ -1,40 +1,110 @@
--- reserve: take up to N pending jobs of one queue under a lease.
+-- reserve: take up to N pending jobs of one queue under a lease, within the
+-- queue's limits.
 -- KEYS[1] pending  KEYS[2] active  KEYS[3] jobs  KEYS[4] conf  KEYS[5] wake
--- KEYS[6] dead  KEYS[7] unique  KEYS[8] stats
+-- KEYS[6] dead  KEYS[7] unique  KEYS[8] stats  KEYS[9] delayed  KEYS[10] keyrate
 -- ARGV[1] now_ms  ARGV[2] count  ARGV[3] lease_until_ms  ARGV[4] dead_max_len  ARGV[5] dead_max_age_ms
--- Returns {-1} when the queue is paused, else {remaining_pending, id, attempt, envelope, ...}.
--- A job whose data is missing or whose attempt count is damaged goes to the dead
--- set here, so it never reaches a worker and never blocks the queue.
+-- ARGV[6] number of rate-key rules, then 3 values per rule: Lua pattern, interval_ms, burst
+-- Returns {-1} when the queue is paused; {-2, wait_until_ms} when a limit
+-- allows nothing now (0: until a concurrency slot frees); else
+-- {remaining_pending, limit_hint, id, attempt, envelope, ...} where
+-- limit_hint is -1 when no limit cut the batch short.
+--
+-- A job whose data is missing or whose attempt count is damaged goes to the
+-- dead set here, so it never reaches a worker and never blocks the queue.
+-- A job over its rate key's limit goes back to `delayed` until its key's next
+-- allowed time, without using an attempt, and the scan moves on to the jobs
+-- behind it.
 local pending, active, jobs, conf, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local dead, unique, stats = KEYS[6], KEYS[7], KEYS[8]
+local dead, unique, stats, delayed, keyrate = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local now, count, lease_until = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local dead_len, dead_age = tonumber(ARGV[4]), tonumber(ARGV[5])
+local nrules = tonumber(ARGV[6])
 
-if redis.call('HEXISTS', conf, 'paused') == 1 then return { -1 } end
+local c = redis.call('HMGET', conf, 'paused', 'held_until', 'concurrency', 'rate_interval', 'rate_burst', 'rate_tat', 'rate_keys')
+if c[1] then return { -1 } end
+local held = tonumber(c[2] or '')
+if held and held > now then return { -2, held } end
 
-local out = { 0 }
-local popped = redis.call('ZPOPMIN', pending, count)
-for i = 1, #popped, 2 do
-  local id = popped[i]
-  local env = redis.call('HGET', jobs, id)
-  local attempts = tonumber(redis.call('HGET', jobs, id .. ':a') or '0')
-  if not env then
-    append_error(jobs, id, 0, now, 'job data missing from the jobs hash')
-    bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
-  elseif not attempts then
-    append_error(jobs, id, 0, now, 'attempt count damaged: ' .. tostring(redis.call('HGET', jobs, id .. ':a')))
-    bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
-  else
-    attempts = attempts + 1
-    redis.call('HSET', jobs, id .. ':a', attempts)
-    redis.call('ZADD', active, lease_until, id)
-    out[#out + 1] = id
-    out[#out + 1] = attempts
-    out[#out + 1] = env
+local allowed, hint = count, -1
+local cap = tonumber(c[3] or '')
+if cap then
+  local free = cap - redis.call('ZCARD', active)
+  if free <= 0 then return { -2, 0 } end
+  if free < allowed then allowed, hint = free, 0 end
+end
+local interval = tonumber(c[4] or '')
+local tat0, tau
+if interval then
+  tau = interval * ((tonumber(c[5] or '1') or 1) - 1)
+  tat0 = math.max(tonumber(c[6] or '0') or 0, now)
+  local k = math.floor((tau - (tat0 - now)) / interval) + 1
+  if k <= 0 then return { -2, math.ceil(tat0 - tau) } end
+  if k < allowed then allowed, hint = k, math.ceil(tat0 + k * interval - tau) end
+end
+local check_keys = c[7] ~= false and c[7] ~= nil
+
+-- A rate key's verdict: nil when the job may run now, else the time it may.
+local function key_wait(rk)
+  local hold = tonumber(redis.call('HGET', keyrate, 'hold:' .. rk) or '')
+  if hold and hold > now then return hold end
+  for r = 0, nrules - 1 do
+    local pattern, iv, burst = ARGV[7 + r * 3], tonumber(ARGV[8 + r * 3]), tonumber(ARGV[9 + r * 3])
+    if string.match(rk, pattern) then
+      local ktau = iv * (burst - 1)
+      local ktat = math.max(tonumber(redis.call('HGET', keyrate, 'tat:' .. rk) or '0') or 0, now)
+      if ktat - now > ktau then return math.ceil(ktat - ktau) end
+      redis.call('HSET', keyrate, 'tat:' .. rk, ktat + iv)
+      return nil
+    end
   end
+  return nil
+end
+
+local out = { 0, hint }
+local reserved, scanned = 0, 0
+-- Jobs deferred by their keys do not fill the batch; look a bounded way further.
+local scan_limit = allowed * 4 + 16
+while reserved < allowed and scanned < scan_limit do
+  local popped = redis.call('ZPOPMIN', pending, allowed - reserved)
+  if #popped == 0 then break end
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    scanned = scanned + 1
+    local env = redis.call('HGET', jobs, id)
+    local attempts = tonumber(redis.call('HGET', jobs, id .. ':a') or '0')
+    if not env then
+      append_error(jobs, id, 0, now, 'job data missing from the jobs hash')
+      bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
+    elseif not attempts then
+      append_error(jobs, id, 0, now, 'attempt count damaged: ' .. tostring(redis.call('HGET', jobs, id .. ':a')))
+      bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
+    else
+      local wait_until = nil
+      if check_keys then
+        local rk = redis.call('HGET', jobs, id .. ':r')
+        if rk then wait_until = key_wait(rk) end
+      end
+      if wait_until then
+        redis.call('ZADD', delayed, wait_until, id)
+        redis.call('HINCRBY', stats, 'deferred', 1)
+      else
+        attempts = attempts + 1
+        redis.call('HSET', jobs, id .. ':a', attempts)
+        redis.call('ZADD', active, lease_until, id)
+        reserved = reserved + 1
+        out[#out + 1] = id
+        out[#out + 1] = attempts
+        out[#out + 1] = env
+      end
+    end
+  end
+end
+if interval and reserved > 0 then
+  redis.call('HSET', conf, 'rate_tat', tat0 + reserved * interval)
 end
 local remaining = redis.call('ZCARD', pending)
 out[1] = remaining
--- Pass the baton: another idle worker may take what this batch left.
-if remaining > 0 then wake_one(wake) end
+-- Pass the baton: another idle worker may take what this batch left, unless
+-- a limit is what left it (waking workers then would only spin).
+if remaining > 0 and hint == -1 then wake_one(wake) end
 return out
