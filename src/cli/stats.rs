@@ -1,8 +1,9 @@
-//! `weir stats [--json]`.
+//! `weir stats [--json]`, and `weir stats --history 1h` from the store.
 use super::Conn;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::Duration;
 use weir::broker::QueueStats;
 
 #[derive(Debug, Args)]
@@ -10,9 +11,18 @@ pub struct StatsArgs {
     /// Print one JSON object keyed by queue name.
     #[arg(long)]
     pub json: bool,
+    /// Print processed and failed per queue per minute over this window
+    /// (such as 1h), from the store (needs --database-url).
+    #[arg(long, value_parser = super::parse_duration_flag)]
+    pub history: Option<Duration>,
+    #[command(flatten)]
+    pub store: super::migrate::StoreArg,
 }
 
 pub async fn run(conn: &Conn, a: StatsArgs) -> anyhow::Result<ExitCode> {
+    if let Some(window) = a.history {
+        return history(&a.store, window, a.json).await;
+    }
     let broker = conn.connect().await?;
     let mut all = BTreeMap::new();
     for q in broker.queues().await? {
@@ -47,4 +57,20 @@ fn print_table(all: &BTreeMap<String, QueueStats>) {
             oldest.as_deref().unwrap_or("-")
         );
     }
+}
+
+/// `--history`: the store's per-minute counts since `window` ago, oldest first.
+async fn history(store: &super::migrate::StoreArg, window: Duration, json: bool) -> anyhow::Result<ExitCode> {
+    let store = store.connect().await?;
+    let rows = store.history(weir_store::store::now_ms() - window.as_millis() as i64).await?;
+    if json {
+        println!("{}", serde_json::to_string(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<17} {:<24} {:>11} {:>9}", "MINUTE (UTC)", "QUEUE", "PROCESSED", "FAILED");
+    for r in rows {
+        let minute = &super::migrate::format_time(r.minute)[..16];
+        println!("{minute:<17} {:<24} {:>11} {:>9}", r.queue, r.processed, r.failed);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,43 @@
+//! A background loop with `start` and `stop`. Stop before start and a
+//! second stop are no-ops, so shutdown code needs no bookkeeping.
+use std::future::Future;
+use std::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Default)]
+pub(crate) struct Service {
+    stop: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Service {
+    /// Spawns `body`, which must return soon after its token fires.
+    pub fn start<F, Fut>(&self, body: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let mut task = self.task.lock().expect("service");
+        if task.is_none() && !self.stop.is_cancelled() {
+            *task = Some(tokio::spawn(body(self.stop.clone())));
+        }
+    }
+
+    /// Fires the token and waits for the loop to return.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().expect("service").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Sleeps for `d` unless `stop` fires first. False when stopped.
+pub(crate) async fn pause(stop: &CancellationToken, d: std::time::Duration) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
