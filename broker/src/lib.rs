@@ -33,6 +33,7 @@ pub mod keys;
 pub mod limit;
 pub mod maintenance;
 pub mod name;
+pub mod registry;
 mod reply;
 pub mod reserve;
 pub mod scripts;

@@ -1,0 +1,33 @@
+//! `weir work`: run a worker with the builtin `weir.*` kinds and any
+//! `--exec KIND=COMMAND` handlers. docs/WORKER.md documents the flags and
+//! exit codes.
+use super::Conn;
+use anyhow::Context;
+use clap::Args;
+use std::process::ExitCode;
+use weir_worker::{Worker, WorkerArgs};
+
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+pub async fn run(conn: &Conn, a: WorkArgs) -> anyhow::Result<ExitCode> {
+    // Listen for signals before connecting, so an early SIGTERM is not lost.
+    let (first, second) = weir_worker::signal::shutdown_signals().context("cannot listen for signals")?;
+    // A panicking handler fails its attempt and the worker goes on: log one
+    // line, not a backtrace per panic.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("panic: {info}");
+    }));
+    let broker = conn.connect().await?;
+    let outcome = Worker::builder(weir::Client::from_broker(broker))
+        .args(&a.worker)
+        .builtins()
+        .force_on(second)
+        .run_until(first)
+        .await
+        .context("worker failed")?;
+    Ok(ExitCode::from(outcome.exit_code()))
+}

@@ -1,0 +1,101 @@
+//! Bad jobs do not stop a worker: a panicking handler, an undecodable
+//! payload and a kind with no handler each fail their job and the worker goes
+//! on. Handler errors carry retry meaning.
+use crate::util;
+use crate::worker_support::{WorkerProc, job, q, wait_stats};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use weir::broker::JobState;
+use weir_worker::{JobError, StopReason, Worker};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_bad_payloads_and_unknown_kinds_leave_the_worker_running() {
+    let b = util::broker("bad").await;
+    let prefix = b.prefix().to_string();
+    let mut panic = job("b", "weir.panic", r#"{"message":"boom"}"#);
+    panic.max_attempts = 2;
+    panic.backoff = Some("fixed:100ms".parse().unwrap());
+    let panic = b.enqueue(panic).await.unwrap().id;
+    let undecodable = b.enqueue(job("b", "weir.sleep", r#"{"ms":"soon"}"#)).await.unwrap().id;
+    let unknown = b.enqueue(job("b", "no.such.kind", "{}")).await.unwrap().id;
+    let mut w = WorkerProc::start(&prefix, &["--queues", "b", "--housekeeping", "300ms"]);
+    let s = wait_stats(&b, "b", Duration::from_secs(30), |s| s.dead == 3).await;
+    assert_eq!(s.dead, 3, "{s:?}\n{}", w.report());
+    let errors = async |id: &str| {
+        let info = b.job(&q("b"), id).await.unwrap().unwrap();
+        assert_eq!(info.state, Some(JobState::Dead));
+        info.errors.into_iter().map(|e| e.error).collect::<Vec<_>>()
+    };
+    assert_eq!(errors(&panic).await, vec!["handler panicked: boom", "handler panicked: boom"]);
+    let decode = errors(&undecodable).await;
+    assert_eq!(decode.len(), 1, "a payload that does not decode is not retried");
+    assert!(decode[0].starts_with("could not decode the payload"), "{decode:?}");
+    assert_eq!(errors(&unknown).await, vec!["no handler for kind no.such.kind"]);
+    // Still working.
+    let after = b.enqueue(job("b", "weir.echo", "{}")).await.unwrap().id;
+    assert!(w.wait_lines(Duration::from_secs(20), |l| l.iter().any(|x| x.starts_with(&after))), "{}", w.report());
+    assert!(w.running());
+    w.signal("TERM");
+    assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Flaky {
+    succeed_on: u32,
+}
+impl weir::Job for Flaky {
+    const KIND: &'static str = "flaky";
+    const QUEUE: &'static str = "lib";
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Hopeless;
+impl weir::Job for Hopeless {
+    const KIND: &'static str = "hopeless";
+    const QUEUE: &'static str = "lib";
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_handlers_retry_after_or_give_up() {
+    let b = util::broker("lib").await;
+    let client = weir::Client::from_broker(b.clone());
+    let flaky = client.enqueue(Flaky { succeed_on: 3 }).await.unwrap().id;
+    let hopeless = client.enqueue_with(Hopeless, weir::Options::new().max_attempts(5)).await.unwrap().id;
+    let calls = Arc::new(AtomicU32::new(0));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let c = calls.clone();
+    let worker = tokio::spawn(
+        Worker::builder(client)
+            .queues([("lib", 1)])
+            .handle::<Flaky, _, _>(move |job, ctx| {
+                let c = c.clone();
+                async move {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    if ctx.attempt < job.succeed_on {
+                        // Far shorter than the default backoff (1s, 2s, ...).
+                        return Err(JobError::retry_after("not yet", Duration::from_millis(50)));
+                    }
+                    Ok(())
+                }
+            })
+            .handle::<Hopeless, _, _>(|_, _| async { Err(JobError::fatal("cannot ever work")) })
+            .run_until(async {
+                let _ = stop_rx.await;
+            }),
+    );
+    let done = util::eventually(Duration::from_secs(20), async || {
+        let s = b.stats(&q("lib")).await.unwrap();
+        s.processed == 1 && s.dead == 1
+    })
+    .await;
+    assert!(done, "{:?}", b.stats(&q("lib")).await.unwrap());
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert!(b.job(&q("lib"), &flaky).await.unwrap().is_none(), "done jobs are deleted");
+    let info = b.job(&q("lib"), &hopeless).await.unwrap().unwrap();
+    assert_eq!((info.state, info.attempts), (Some(JobState::Dead), 1));
+    assert_eq!(info.errors[0].error, "cannot ever work");
+    stop_tx.send(()).unwrap();
+    let outcome = worker.await.unwrap().unwrap();
+    assert_eq!((outcome.reason, outcome.jobs_done, outcome.released), (StopReason::Shutdown, 4, 0));
+}

@@ -1,0 +1,105 @@
+//! The acker: batches acks of finished jobs into one round trip. A batch
+//! goes out as soon as the channel is momentarily empty or the batch is
+//! full, so an idle worker acks at once and a busy one in bulk.
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use weir_broker::{Broker, Lease};
+
+/// Most acks in one call.
+const BATCH: usize = 1000;
+
+#[derive(Debug)]
+pub(crate) struct Acker {
+    tx: mpsc::UnboundedSender<(Lease, Duration)>,
+    rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<(Lease, Duration)>>>,
+    closing: CancellationToken,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Acker {
+    pub fn new() -> Acker {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Acker {
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+            closing: CancellationToken::new(),
+            task: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Queues an ack. Never blocks.
+    pub fn ack(&self, lease: Lease, run_time: Duration) {
+        let _ = self.tx.send((lease, run_time));
+    }
+
+    pub fn start(self: &Arc<Self>, broker: Broker) {
+        let Some(rx) = self.rx.lock().expect("acker").take() else {
+            return;
+        };
+        let closing = self.closing.clone();
+        let task = tokio::spawn(run(broker, rx, closing));
+        *self.task.lock().expect("acker") = Some(task);
+    }
+
+    /// Sends what is queued and stops. Call after every job task has ended.
+    /// Safe before start and twice.
+    pub async fn stop(&self) {
+        self.closing.cancel();
+        let task = self.task.lock().expect("acker").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn run(broker: Broker, mut rx: mpsc::UnboundedReceiver<(Lease, Duration)>, closing: CancellationToken) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let first = tokio::select! {
+            biased;
+            item = rx.recv() => item,
+            _ = closing.cancelled() => rx.try_recv().ok(),
+        };
+        let Some(first) = first else { return };
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        send(&broker, &batch).await;
+        batch.clear();
+    }
+}
+
+async fn send(broker: &Broker, batch: &[(Lease, Duration)]) {
+    // A failed call is retried a few times: the acks are idempotent, and a
+    // job whose ack never lands runs again once its lease expires.
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1..=4 {
+        match broker.ack(batch).await {
+            Ok(flags) => {
+                for ((lease, _), held) in batch.iter().zip(flags) {
+                    if !held {
+                        tracing::warn!(queue = %lease.queue, id = %lease.id, attempt = lease.attempt,
+                            "job finished after its lease was lost; it may run again elsewhere");
+                    }
+                }
+                return;
+            }
+            Err(e) if attempt < 4 => {
+                tracing::warn!(error = %e, jobs = batch.len(), "ack failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 3;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(),
+                    "ack failed; these jobs will run again when their leases expire");
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The standard worker flags, as a clap struct that any worker binary
+//! flattens (`#[command(flatten)] worker: WorkerArgs`), so every worker of a
+//! fleet takes the same flags and exits with the same codes.
+use crate::config::{Queues, WorkerConfig};
+use std::time::Duration;
+use weir_broker::{Backoff, QueueName, parse_duration};
+
+fn duration(s: &str) -> Result<Duration, String> {
+    if s.trim_start().starts_with('-') {
+        return Err("must not be negative".into());
+    }
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// `critical=100,default=10`: queues with weights (weight 1 when omitted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueList(pub Vec<(QueueName, u32)>);
+
+impl std::str::FromStr for QueueList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, weight) = match part.split_once('=') {
+                Some((n, w)) => {
+                    let w: u32 =
+                        w.trim().parse().map_err(|_| format!("weight of {n:?} must be a whole number, got {w:?}"))?;
+                    (n.trim(), w)
+                }
+                None => (part, 1),
+            };
+            if weight == 0 {
+                return Err(format!("weight of {name:?} must be at least 1"));
+            }
+            out.push((QueueName::new(name).map_err(|e| e.to_string())?, weight));
+        }
+        if out.is_empty() {
+            return Err("name at least one queue".into());
+        }
+        Ok(QueueList(out))
+    }
+}
+
+/// `KIND=COMMAND`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub kind: String,
+    pub command: String,
+}
+
+impl std::str::FromStr for ExecSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            Some((k, c)) if !k.trim().is_empty() && !c.trim().is_empty() => {
+                Ok(ExecSpec { kind: k.trim().to_string(), command: c.to_string() })
+            }
+            _ => Err("use KIND=COMMAND".into()),
+        }
+    }
+}
+
+/// The standard worker flags; docs/WORKER.md describes each one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// Queues to take jobs from, with weights: critical=100,default=10.
+    /// A queue's share of jobs follows its weight (weight 1 when omitted).
+    #[arg(long, default_value = "default", value_parser = clap::value_parser!(QueueList))]
+    pub queues: QueueList,
+    /// Strict priority: always the first listed queue that has work (weights ignored).
+    #[arg(long)]
+    pub strict: bool,
+    /// Jobs running at once.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+    /// Exit with code 10 after this many jobs finished.
+    #[arg(long, value_name = "N")]
+    pub max_jobs: Option<u64>,
+    /// Exit with code 11 after running this long (e.g. 1h).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub max_time: Option<Duration>,
+    /// Exit with code 12 when resident memory passes this many MiB after a job ends.
+    #[arg(long, value_name = "MB")]
+    pub memory: Option<u64>,
+    /// Time limit of one attempt, for jobs that set none.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub timeout: Duration,
+    /// At most this many attempts per job: the lower of this and the job's own max attempts.
+    #[arg(long, value_name = "N")]
+    pub tries: Option<u32>,
+    /// On SIGTERM/SIGINT or a drain request, how long running jobs may take
+    /// before they are released back to their queue.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    pub grace: Duration,
+    /// Run jobs of KIND with this shell command: the payload as JSON on
+    /// stdin; WEIR_JOB_ID, WEIR_ATTEMPT, WEIR_QUEUE, WEIR_KIND in the
+    /// environment; exit 0 = done. Repeat for more kinds.
+    #[arg(long, value_name = "KIND=COMMAND", value_parser = clap::value_parser!(ExecSpec))]
+    pub exec: Vec<ExecSpec>,
+    /// Cap the address space of each --exec command at this many MiB.
+    #[arg(long, value_name = "MB")]
+    pub memory_per_job: Option<u64>,
+    /// Retry schedule for jobs that carry none: exp[:BASE[:CAP]], fixed:DELAY, or a list such as 1s,5s,10s.
+    #[arg(long, value_name = "SCHEDULE", default_value = "exp:1s:1h", value_parser = clap::value_parser!(Backoff))]
+    pub backoff: Backoff,
+    /// Registry heartbeat interval (a killed worker vanishes after three).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration, hide = true)]
+    pub heartbeat: Duration,
+    /// Housekeeping interval: promote due jobs, reclaim expired leases.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration, hide = true)]
+    pub housekeeping: Duration,
+}
+
+impl WorkerArgs {
+    /// The validated configuration these flags describe.
+    pub fn config(&self) -> Result<WorkerConfig, String> {
+        let queues = if self.strict {
+            Queues::Strict(self.queues.0.iter().map(|(q, _)| q.clone()).collect())
+        } else {
+            Queues::Weighted(self.queues.0.clone())
+        };
+        let config = WorkerConfig {
+            queues,
+            concurrency: self.concurrency,
+            max_jobs: self.max_jobs,
+            max_time: self.max_time,
+            memory_mb: self.memory,
+            timeout: self.timeout,
+            tries: self.tries,
+            grace: self.grace,
+            backoff: self.backoff.clone(),
+            heartbeat: self.heartbeat,
+            housekeeping: self.housekeeping,
+            ..WorkerConfig::default()
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct App {
+        #[command(flatten)]
+        worker: WorkerArgs,
+    }
+
+    #[test]
+    fn parses_the_issue_example() {
+        let app = App::try_parse_from([
+            "app",
+            "--queues",
+            "critical=100,transactions=50,webhooks=30,default=10",
+            "--concurrency",
+            "16",
+            "--max-jobs",
+            "1000",
+            "--max-time",
+            "1h",
+            "--memory",
+            "512",
+            "--timeout",
+            "30s",
+            "--tries",
+            "3",
+            "--grace",
+            "30s",
+            "--exec",
+            "resize=convert - out.png",
+            "--memory-per-job",
+            "256",
+        ])
+        .unwrap();
+        let c = app.worker.config().unwrap();
+        assert_eq!(c.concurrency, 16);
+        assert_eq!(c.max_time, Some(Duration::from_secs(3600)));
+        assert_eq!(c.tries, Some(3));
+        match c.queues {
+            Queues::Weighted(q) => assert_eq!(q.iter().map(|(_, w)| *w).collect::<Vec<_>>(), vec![100, 50, 30, 10]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(app.worker.exec[0].command, "convert - out.png");
+    }
+
+    #[test]
+    fn refuses_bad_flags() {
+        for bad in [
+            vec!["app", "--queues", "a=0"],
+            vec!["app", "--queues", "a=x"],
+            vec!["app", "--queues", "a{b}"],
+            vec!["app", "--exec", "nocommand"],
+            vec!["app", "--timeout", "-1s"],
+        ] {
+            assert!(App::try_parse_from(&bad).is_err(), "{bad:?}");
+        }
+        let app = App::try_parse_from(["app", "--concurrency", "0"]).unwrap();
+        assert!(app.worker.config().is_err());
+        let app = App::try_parse_from(["app", "--queues", "a,a"]).unwrap();
+        assert!(app.worker.config().is_err());
+    }
+}

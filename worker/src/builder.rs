@@ -1,0 +1,223 @@
+//! `Worker::builder(client)...run_until(shutdown)`: the library entry point.
+use crate::args::WorkerArgs;
+use crate::config::{Queues, WorkerConfig};
+use crate::context::JobContext;
+use crate::error::{Error, JobError, Result};
+use crate::exec::ExecHandler;
+use crate::handler::{Handler, RawFn, SharedHandler, TypedFn};
+use crate::worker::{Outcome, Worker};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use weir_broker::{Backoff, Broker, Envelope, QueueName};
+use weir_client::{Client, Job};
+
+/// Builds a [`Worker`]. Every setting has the default documented on
+/// [`WorkerConfig`].
+pub struct WorkerBuilder {
+    broker: Broker,
+    config: WorkerConfig,
+    handlers: HashMap<String, SharedHandler>,
+    force_on: Option<BoxFuture<'static, ()>>,
+    /// Invalid settings, reported by `build`/`run_until`.
+    errors: Vec<String>,
+}
+
+impl std::fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("config", &self.config)
+            .field("kinds", &self.handlers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Worker {
+    pub fn builder(client: Client) -> WorkerBuilder {
+        WorkerBuilder::new(client.broker().clone())
+    }
+}
+
+impl WorkerBuilder {
+    pub fn new(broker: Broker) -> WorkerBuilder {
+        WorkerBuilder {
+            broker,
+            config: WorkerConfig::default(),
+            handlers: HashMap::new(),
+            force_on: None,
+            errors: Vec::new(),
+        }
+    }
+
+    fn queue_names<S: Into<String>>(&mut self, names: impl IntoIterator<Item = S>) -> Vec<QueueName> {
+        let mut out = Vec::new();
+        for n in names {
+            match QueueName::new(n) {
+                Ok(q) => out.push(q),
+                Err(e) => self.errors.push(e.to_string()),
+            }
+        }
+        out
+    }
+
+    /// Weighted queues: each queue with work gets a share of the jobs
+    /// proportional to its weight.
+    pub fn queues<S: Into<String>>(mut self, queues: impl IntoIterator<Item = (S, u32)>) -> Self {
+        let (names, weights): (Vec<String>, Vec<u32>) = queues.into_iter().map(|(q, w)| (q.into(), w)).unzip();
+        let names = self.queue_names(names);
+        self.config.queues = Queues::Weighted(names.into_iter().zip(weights).collect());
+        self
+    }
+
+    /// Strict priority: always the first queue, in this order, that has work.
+    pub fn strict<S: Into<String>>(mut self, queues: impl IntoIterator<Item = S>) -> Self {
+        let names = self.queue_names(queues);
+        self.config.queues = Queues::Strict(names);
+        self
+    }
+
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.config.concurrency = n;
+        self
+    }
+
+    pub fn max_jobs(mut self, n: u64) -> Self {
+        self.config.max_jobs = Some(n);
+        self
+    }
+
+    pub fn max_time(mut self, d: Duration) -> Self {
+        self.config.max_time = Some(d);
+        self
+    }
+
+    pub fn memory_limit_mb(mut self, mb: u64) -> Self {
+        self.config.memory_mb = Some(mb);
+        self
+    }
+
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.config.timeout = d;
+        self
+    }
+
+    pub fn tries(mut self, n: u32) -> Self {
+        self.config.tries = Some(n);
+        self
+    }
+
+    pub fn grace(mut self, d: Duration) -> Self {
+        self.config.grace = d;
+        self
+    }
+
+    /// The default retry schedule.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// The retry schedule of one job kind (jobs that carry their own keep it).
+    pub fn kind_backoff(mut self, kind: impl Into<String>, backoff: Backoff) -> Self {
+        self.config.kind_backoff.insert(kind.into(), backoff);
+        self
+    }
+
+    pub fn heartbeat(mut self, d: Duration) -> Self {
+        self.config.heartbeat = d;
+        self
+    }
+
+    pub fn housekeeping(mut self, d: Duration) -> Self {
+        self.config.housekeeping = d;
+        self
+    }
+
+    pub fn idle_wait(mut self, d: Duration) -> Self {
+        self.config.idle_wait = d;
+        self
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: WorkerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Applies the standard worker flags, including `--exec` handlers.
+    pub fn args(mut self, args: &WorkerArgs) -> Self {
+        match args.config() {
+            Ok(c) => self.config = c,
+            Err(e) => self.errors.push(e),
+        }
+        for spec in &args.exec {
+            let h = ExecHandler::new(spec.command.clone(), args.memory_per_job);
+            self = self.handler(spec.kind.clone(), h);
+        }
+        self
+    }
+
+    /// Handles jobs of type `J` (decoded with the job's codec).
+    pub fn handle<J, F, Fut>(self, f: F) -> Self
+    where
+        J: Job,
+        F: Fn(J, JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.handler(J::KIND, TypedFn::<J, F> { f, _job: std::marker::PhantomData })
+    }
+
+    /// Handles jobs of `kind` from their raw envelope.
+    pub fn handle_raw<F, Fut>(self, kind: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(Envelope, JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.handler(kind, RawFn(f))
+    }
+
+    /// Handles jobs of `kind` with any [`Handler`]. A later handler for the
+    /// same kind replaces the earlier one.
+    pub fn handler(mut self, kind: impl Into<String>, handler: impl Handler) -> Self {
+        self.handlers.insert(kind.into(), Arc::new(handler));
+        self
+    }
+
+    /// The builtin `weir.*` kinds (see docs/WORKER.md); handlers already
+    /// registered for these kinds are kept.
+    pub fn builtins(mut self) -> Self {
+        for (kind, h) in crate::builtin::all() {
+            self.handlers.entry(kind.to_string()).or_insert(h);
+        }
+        self
+    }
+
+    /// When `force` resolves, running jobs are stopped at once and released
+    /// (the second SIGTERM/SIGINT in `weir work`).
+    pub fn force_on(mut self, force: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.force_on = Some(Box::pin(force));
+        self
+    }
+
+    pub fn build(self) -> Result<Worker> {
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(Error::Config(e));
+        }
+        self.config.validate().map_err(Error::Config)?;
+        Ok(Worker { broker: self.broker, config: self.config, handlers: self.handlers, force_on: self.force_on })
+    }
+
+    /// Builds and runs until `shutdown` resolves; see [`Worker::run_until`].
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Outcome> {
+        self.build()?.run_until(shutdown).await
+    }
+
+    /// Builds and runs until SIGTERM or SIGINT (a second one forces the stop).
+    pub async fn run_with_signals(self) -> Result<Outcome> {
+        let (first, second) =
+            crate::signal::shutdown_signals().map_err(|e| Error::Config(format!("cannot listen for signals: {e}")))?;
+        self.force_on(second).run_until(first).await
+    }
+}

@@ -1,0 +1,111 @@
+//! Builtin job kinds (`weir.*`), so `weir work` can be tested and
+//! benchmarked with no Rust code and no process per job. docs/WORKER.md
+//! lists them.
+use crate::context::JobContext;
+use crate::error::JobError;
+use crate::handler::{Handler, RawFn, SharedHandler, TypedFn};
+use serde::Deserialize;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use weir_broker::Envelope;
+
+#[derive(Deserialize)]
+struct Sleep {
+    ms: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Fail {
+    message: Option<String>,
+    /// Dead at once, no retry.
+    fatal: bool,
+    retry_after_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Panic {
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Alloc {
+    mb: u64,
+}
+
+/// Memory `weir.alloc` keeps until the process exits (a simulated leak).
+static HELD: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+fn typed<J, F, Fut>(f: F) -> SharedHandler
+where
+    J: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(J, JobContext) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    Arc::new(TypedFn::<J, F> { f, _job: std::marker::PhantomData })
+}
+
+fn raw<F, Fut>(f: F) -> SharedHandler
+where
+    F: Fn(Envelope, JobContext) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    let h: Arc<dyn Handler> = Arc::new(RawFn(f));
+    h
+}
+
+/// Every builtin kind with its handler.
+pub(crate) fn all() -> Vec<(&'static str, SharedHandler)> {
+    vec![
+        ("weir.noop", raw(|_, _| async { Ok(()) })),
+        (
+            "weir.echo",
+            raw(|_, ctx: JobContext| async move {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{} {}", ctx.id, ctx.attempt)?;
+                out.flush()?;
+                Ok(())
+            }),
+        ),
+        (
+            "weir.sleep",
+            typed(|job: Sleep, ctx: JobContext| async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(job.ms)) => Ok(()),
+                    _ = ctx.cancelled().cancelled() => Err(JobError::retry("cancelled")),
+                }
+            }),
+        ),
+        (
+            "weir.fail",
+            typed(|job: Option<Fail>, _| async move {
+                let job = job.unwrap_or_default();
+                let message = job.message.unwrap_or_else(|| "weir.fail: failing on purpose".into());
+                Err(match (job.fatal, job.retry_after_ms) {
+                    (true, _) => JobError::fatal(message),
+                    (false, Some(ms)) => JobError::retry_after(message, Duration::from_millis(ms)),
+                    (false, None) => JobError::retry(message),
+                })
+            }),
+        ),
+        (
+            "weir.panic",
+            typed(|job: Option<Panic>, _| async move {
+                let message = job.and_then(|j| j.message).unwrap_or_else(|| "weir.panic: panicking on purpose".into());
+                panic!("{message}");
+            }),
+        ),
+        (
+            "weir.alloc",
+            typed(|job: Alloc, _| async move {
+                let bytes = (job.mb as usize) << 20;
+                // Written, not only reserved, so it counts as resident.
+                let block = vec![0x5a_u8; bytes];
+                HELD.lock().map_err(|_| JobError::retry("alloc lock poisoned"))?.push(block);
+                Ok(())
+            }),
+        ),
+    ]
+}

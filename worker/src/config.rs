@@ -1,0 +1,144 @@
+//! The validated worker configuration. Raw flags ([`WorkerArgs`](crate::WorkerArgs))
+//! and builder calls both end up here; each field's default is documented
+//! where it is declared.
+use std::collections::HashMap;
+use std::time::Duration;
+use weir_broker::{Backoff, QueueName, Selector};
+
+/// How queues are chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queues {
+    /// Smooth weighted round-robin over the queues with work.
+    Weighted(Vec<(QueueName, u32)>),
+    /// Always the first queue, in this order, that has work.
+    Strict(Vec<QueueName>),
+}
+
+impl Queues {
+    pub fn selector(&self) -> weir_broker::Result<Selector> {
+        match self {
+            Queues::Weighted(q) => Selector::weighted(q.iter().cloned()),
+            Queues::Strict(q) => Selector::strict(q.iter().cloned()),
+        }
+    }
+
+    pub fn names(&self) -> Vec<QueueName> {
+        match self {
+            Queues::Weighted(q) => q.iter().map(|(n, _)| n.clone()).collect(),
+            Queues::Strict(q) => q.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Default: the queue `default`, weight 1.
+    pub queues: Queues,
+    /// Jobs running at once. Default 10.
+    pub concurrency: usize,
+    /// Exit (code 10) after this many jobs finished. Default: no limit.
+    pub max_jobs: Option<u64>,
+    /// Exit (code 11) after running this long. Default: no limit.
+    pub max_time: Option<Duration>,
+    /// Exit (code 12) when resident memory passes this many MiB after a job ends. Default: no limit.
+    pub memory_mb: Option<u64>,
+    /// Per-attempt time limit for jobs that set none. Default 60 s.
+    pub timeout: Duration,
+    /// Upper bound on attempts for every job this worker runs: a failed
+    /// attempt number `tries` or higher is not retried, whatever the job's own
+    /// `max_attempts` says (the lower of the two wins). Default: none.
+    pub tries: Option<u32>,
+    /// On SIGTERM, SIGINT or a drain request, how long running jobs may take
+    /// before they are released back to their queue. Default 30 s.
+    pub grace: Duration,
+    /// Retry schedule for jobs that carry none and whose kind has none. Default `exp:1s:1h`.
+    pub backoff: Backoff,
+    /// Retry schedules per job kind (for jobs that carry none). Default: empty.
+    pub kind_backoff: HashMap<String, Backoff>,
+    /// How often the worker renews its registry record (the record lives
+    /// three intervals) and looks for a drain request. Default 5 s.
+    pub heartbeat: Duration,
+    /// How often the fleet promotes due jobs and reclaims expired leases,
+    /// per queue (one worker does each pass). Default 5 s.
+    pub housekeeping: Duration,
+    /// How long an idle worker blocks on the queues' doorbells per call. Default 10 s.
+    pub idle_wait: Duration,
+    /// Most jobs asked for in one reserve call. Default 1000.
+    pub reserve_batch: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            queues: Queues::Weighted(vec![(QueueName::new("default").expect("valid name"), 1)]),
+            concurrency: 10,
+            max_jobs: None,
+            max_time: None,
+            memory_mb: None,
+            timeout: Duration::from_secs(60),
+            tries: None,
+            grace: Duration::from_secs(30),
+            backoff: Backoff::default(),
+            kind_backoff: HashMap::new(),
+            heartbeat: Duration::from_secs(5),
+            housekeeping: Duration::from_secs(5),
+            idle_wait: Duration::from_secs(10),
+            reserve_batch: 1000,
+        }
+    }
+}
+
+/// The lease for an attempt with this timeout: always longer than the
+/// timeout, so a job is stopped by its own worker before anyone can reclaim
+/// it; it is extended every third of its length while the job runs.
+pub fn lease_for(timeout: Duration) -> Duration {
+    let margin = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    timeout + margin
+}
+
+impl WorkerConfig {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.concurrency == 0 {
+            return Err("concurrency must be at least 1".into());
+        }
+        if self.timeout.is_zero() {
+            return Err("timeout must be more than zero".into());
+        }
+        if self.tries == Some(0) {
+            return Err("tries must be at least 1".into());
+        }
+        if self.max_jobs == Some(0) {
+            return Err("max jobs must be at least 1".into());
+        }
+        for (what, d) in
+            [("heartbeat", self.heartbeat), ("housekeeping", self.housekeeping), ("idle wait", self.idle_wait)]
+        {
+            if d < Duration::from_millis(10) {
+                return Err(format!("{what} interval must be at least 10ms"));
+            }
+        }
+        if self.reserve_batch == 0 {
+            return Err("reserve batch must be at least 1".into());
+        }
+        self.queues.selector().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The schedule for a job: its own, else its kind's, else the default.
+    pub(crate) fn backoff_for<'a>(&'a self, kind: &str, own: Option<&'a Backoff>) -> &'a Backoff {
+        own.or_else(|| self.kind_backoff.get(kind)).unwrap_or(&self.backoff)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_is_always_longer_than_the_timeout() {
+        for ms in [1, 10, 999, 1000, 30_000, 3_600_000] {
+            let t = Duration::from_millis(ms);
+            assert!(lease_for(t) >= t + Duration::from_secs(1), "{ms}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Errors: [`JobError`] is what a handler returns (and what it means for the
+//! job's next attempt); [`Error`] is why a worker could not start or run.
+use std::time::Duration;
+
+/// A failed attempt, and what should happen next.
+///
+/// `?` converts common errors into [`JobError::Retry`]; say otherwise with
+/// [`JobError::fatal`] (dead now, no more attempts) or
+/// [`JobError::retry_after`] (retry after this delay instead of the backoff).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// Retry on the job's backoff schedule while attempts remain.
+    #[error("{0}")]
+    Retry(String),
+    /// Retry after this delay (overrides the backoff) while attempts remain.
+    #[error("{message}")]
+    RetryAfter { message: String, after: Duration },
+    /// Do not retry: the job goes to the dead set now.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl JobError {
+    pub fn retry(message: impl std::fmt::Display) -> Self {
+        JobError::Retry(message.to_string())
+    }
+
+    pub fn retry_after(message: impl std::fmt::Display, after: Duration) -> Self {
+        JobError::RetryAfter { message: message.to_string(), after }
+    }
+
+    pub fn fatal(message: impl std::fmt::Display) -> Self {
+        JobError::Fatal(message.to_string())
+    }
+}
+
+macro_rules! retry_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for JobError {
+            fn from(e: $t) -> Self {
+                JobError::Retry(e.to_string())
+            }
+        }
+    )*};
+}
+retry_from!(String, &str, std::io::Error, serde_json::Error, weir_broker::Error);
+
+/// Why a worker could not start, or stopped on an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("invalid worker configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Broker(#[from] weir_broker::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,42 @@
+//! The lease extender: every tick, renews in one call every held lease that
+//! has used a third of its length, so a running (or reserved, not yet
+//! started) job is never handed to a second worker. A lease found lost
+//! cancels its job.
+use crate::leases::LeaseTable;
+use crate::service::Service;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use weir_broker::Broker;
+
+#[derive(Debug, Default)]
+pub(crate) struct Extender {
+    service: Service,
+}
+
+impl Extender {
+    /// `tick`: at most a sixth of the shortest lease, so a renewal is never late.
+    pub fn start(&self, broker: Broker, leases: Arc<LeaseTable>, tick: Duration) {
+        self.service.start(|stop| async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = interval.tick() => {}
+                }
+                for (length, due) in leases.due(Instant::now()) {
+                    let at = Instant::now();
+                    match broker.extend(&due, length).await {
+                        Ok(held) => leases.extended(&due, &held, at, length),
+                        Err(e) => tracing::warn!(error = %e, leases = due.len(), "extending leases failed; will retry"),
+                    }
+                }
+            }
+        });
+    }
+
+    pub async fn stop(&self) {
+        self.service.stop().await;
+    }
+}

@@ -1,0 +1,147 @@
+//! One attempt of one job: run its handler under the timeout with panics
+//! caught, then ack, fail (retry or bury) or leave it for release.
+use crate::config::lease_for;
+use crate::context::JobContext;
+use crate::error::JobError;
+use crate::retry;
+use crate::worker::{Shared, StopReason};
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use weir_broker::{FailOutcome, Lease, Reserved, format_duration};
+
+enum Outcome {
+    Done,
+    Failed(JobError),
+    /// Forced shutdown: the lease stays held, to be released.
+    Released,
+    /// The lease was lost: someone else may run the job now.
+    Lost,
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: CancellationToken, permit: OwnedSemaphorePermit) {
+    let Reserved { lease, envelope } = job;
+    let span = tracing::debug_span!("job", id = %lease.id, kind = %envelope.kind,
+        queue = %lease.queue, attempt = lease.attempt);
+    async move {
+        shared.running.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let timeout = envelope.timeout().unwrap_or(shared.config.timeout);
+        if timeout != shared.config.timeout {
+            shared.leases.set_length(&lease, lease_for(timeout));
+        }
+        let kind = envelope.kind.clone();
+        let backoff = shared
+            .config
+            .backoff_for(&kind, envelope.backoff.as_ref())
+            .clone();
+        let max_attempts = match shared.config.tries {
+            Some(t) => envelope.max_attempts.min(t),
+            None => envelope.max_attempts,
+        };
+        tracing::debug!("job started");
+        let outcome = match shared.handlers.get(&kind) {
+            None => Outcome::Failed(JobError::Fatal(format!("no handler for kind {kind}"))),
+            Some(handler) => {
+                let ctx = JobContext::new(&envelope, lease.queue.clone(), lease.attempt, cancel.clone());
+                let call = AssertUnwindSafe(handler.call(envelope, ctx)).catch_unwind();
+                let stopped = || if shared.force.is_cancelled() { Outcome::Released } else { Outcome::Lost };
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => stopped(),
+                    r = call => match r {
+                        Ok(Ok(())) => Outcome::Done,
+                        // A handler that gave up because it was cancelled
+                        // (forced stop, lost lease) did not fail.
+                        Ok(Err(_)) | Err(_) if cancel.is_cancelled() => stopped(),
+                        Ok(Err(e)) => Outcome::Failed(e),
+                        Err(panic) => Outcome::Failed(JobError::Retry(format!("handler panicked: {}", panic_message(&*panic)))),
+                    },
+                    _ = tokio::time::sleep(timeout) => {
+                        // Tell the handler, then drop its future (leaving this select).
+                        cancel.cancel();
+                        Outcome::Failed(JobError::Retry(format!("timed out after {}", format_duration(timeout))))
+                    }
+                }
+            }
+        };
+        let elapsed = started.elapsed();
+        let finished = match outcome {
+            Outcome::Done => {
+                shared.leases.remove(&lease);
+                tracing::debug!(ms = elapsed.as_millis() as u64, "job done");
+                shared.acker.ack(lease, elapsed);
+                true
+            }
+            Outcome::Failed(e) => {
+                shared.leases.remove(&lease);
+                fail(&shared, &lease, e, &backoff, max_attempts).await;
+                true
+            }
+            Outcome::Released => false,
+            Outcome::Lost => {
+                shared.leases.remove(&lease);
+                false
+            }
+        };
+        shared.running.fetch_sub(1, Ordering::Relaxed);
+        if finished {
+            let done = shared.done.fetch_add(1, Ordering::Relaxed) + 1;
+            if shared.config.max_jobs.is_some_and(|max| done >= max) {
+                shared.request_stop(StopReason::MaxJobs);
+            }
+            if let Some(limit) = shared.config.memory_mb
+                && let Some(rss) = shared.rss.bytes()
+                && rss > limit * 1024 * 1024
+            {
+                tracing::warn!(rss_mb = rss / (1024 * 1024), limit_mb = limit, "memory limit passed");
+                shared.request_stop(StopReason::Memory);
+            }
+        }
+        drop(permit);
+    }
+    .instrument(span)
+    .await
+}
+
+async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_broker::Backoff, max_attempts: u32) {
+    let message = error.to_string();
+    let more = lease.attempt < max_attempts;
+    let now = shared.broker.now_ms();
+    let retry_in: Option<Duration> = match &error {
+        JobError::Fatal(_) => None,
+        _ if !more => None,
+        JobError::RetryAfter { after, .. } => Some(*after),
+        _ => Some(retry::delay(backoff, lease.attempt)),
+    };
+    let retry_at = retry_in.map(|d| now + d.as_millis() as i64);
+    match shared.broker.fail(lease, &message, retry_at).await {
+        Ok(FailOutcome::Retry) => {
+            let d = retry_in.unwrap_or_default();
+            tracing::warn!(error = %message, retry_in = %format_duration(d), "attempt failed; will retry");
+            if let Some(at) = retry_at {
+                shared.housekeeper.promote_at(&lease.queue, at);
+            }
+        }
+        Ok(FailOutcome::Dead) => tracing::warn!(error = %message, "job dead"),
+        Ok(FailOutcome::Lost) => tracing::warn!(error = %message, "attempt failed after its lease was lost"),
+        Err(e) => tracing::error!(error = %message, redis = %e,
+            "could not record the failed attempt; the job runs again when its lease expires"),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_string()
+    }
+}

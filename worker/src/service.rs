@@ -1,0 +1,34 @@
+//! A background loop with `start` and `stop`. Stop before start and a
+//! second stop are no-ops, so shutdown code needs no bookkeeping.
+use std::future::Future;
+use std::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Default)]
+pub(crate) struct Service {
+    stop: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Service {
+    /// Spawns `body`, which must return soon after its token fires.
+    pub fn start<F, Fut>(&self, body: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let mut task = self.task.lock().expect("service");
+        if task.is_none() && !self.stop.is_cancelled() {
+            *task = Some(tokio::spawn(body(self.stop.clone())));
+        }
+    }
+
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().expect("service").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The worker: a fetch loop that reserves jobs in batches sized to free
+//! capacity and spawns one task per job, with the background services
+//! (acker, extender, housekeeper, heartbeat) around it, and the shutdown
+//! sequence that never loses a job.
+use crate::acker::Acker;
+use crate::config::{Queues, WorkerConfig, lease_for};
+use crate::error::{Error, Result};
+use crate::extender::Extender;
+use crate::handler::SharedHandler;
+use crate::heartbeat::Heartbeat;
+use crate::housekeeper::Housekeeper;
+use crate::leases::LeaseTable;
+use crate::memory::Rss;
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use weir_broker::registry::WorkerInfo;
+use weir_broker::{Broker, QueueName};
+
+/// Why a worker stopped. Each has its own process exit code, so a
+/// supervisor can restart the worker and log why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The shutdown future resolved (SIGTERM/SIGINT in `weir work`). Exit 0.
+    Shutdown,
+    /// A drain request through the registry. Exit 0.
+    Drain,
+    /// `--max-jobs` jobs finished. Exit 10.
+    MaxJobs,
+    /// `--max-time` passed. Exit 11.
+    MaxTime,
+    /// Resident memory passed `--memory` after a job ended. Exit 12.
+    Memory,
+}
+
+impl StopReason {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopReason::Shutdown | StopReason::Drain => 0,
+            StopReason::MaxJobs => 10,
+            StopReason::MaxTime => 11,
+            StopReason::Memory => 12,
+        }
+    }
+
+    fn is_limit(self) -> bool {
+        matches!(self, StopReason::MaxJobs | StopReason::MaxTime | StopReason::Memory)
+    }
+}
+
+/// How a worker run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub reason: StopReason,
+    /// Jobs finished (acked, failed or buried).
+    pub jobs_done: u64,
+    /// Jobs put back to their queue at the end, attempt not counted.
+    pub released: usize,
+    /// Whether running jobs were stopped (grace over, or a second signal).
+    pub forced: bool,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        self.reason.exit_code()
+    }
+}
+
+/// State shared by the fetch loop, the job tasks and the services.
+pub(crate) struct Shared {
+    pub broker: Broker,
+    pub config: WorkerConfig,
+    pub handlers: HashMap<String, SharedHandler>,
+    pub leases: Arc<LeaseTable>,
+    pub acker: Arc<Acker>,
+    pub housekeeper: Housekeeper,
+    pub rss: Rss,
+    /// Stop taking jobs.
+    pub stop: CancellationToken,
+    /// Stop running jobs now (grace over or second signal); their leases are released.
+    pub force: CancellationToken,
+    /// The shutdown future resolved (grace applies from then, even after a limit).
+    pub signalled: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+    pub done: AtomicU64,
+    pub started: AtomicU64,
+    pub running: AtomicUsize,
+}
+
+impl Shared {
+    /// The first reason wins.
+    pub fn request_stop(&self, reason: StopReason) {
+        let mut r = self.reason.lock().expect("stop reason");
+        if r.is_none() {
+            *r = Some(reason);
+            tracing::info!(?reason, "stopping: no new jobs");
+        }
+        self.stop.cancel();
+    }
+
+    fn reason(&self) -> Option<StopReason> {
+        *self.reason.lock().expect("stop reason")
+    }
+}
+
+/// A configured worker; see [`Worker::builder`](crate::Worker::builder).
+pub struct Worker {
+    pub(crate) broker: Broker,
+    pub(crate) config: WorkerConfig,
+    pub(crate) handlers: HashMap<String, SharedHandler>,
+    pub(crate) force_on: Option<BoxFuture<'static, ()>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .field("kinds", &self.handlers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl Worker {
+    /// Runs until `shutdown` resolves (then drains gracefully) or a limit or
+    /// drain request stops it.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Outcome> {
+        let Worker { broker, config, handlers, force_on } = self;
+        config.validate().map_err(Error::Config)?;
+        let mut selector = config.queues.selector()?;
+        let queue_names: Vec<QueueName> = config.queues.names();
+        let waiter = broker.waiter(&queue_names).await?;
+        let id = ulid::Ulid::new().to_string().to_lowercase();
+        let started_at = broker.now_ms();
+        let reserve_lease = lease_for(config.timeout);
+
+        let shared = Arc::new(Shared {
+            broker: broker.clone(),
+            handlers,
+            leases: Arc::new(LeaseTable::default()),
+            acker: Arc::new(Acker::new()),
+            housekeeper: Housekeeper::default(),
+            rss: Rss::open(),
+            stop: CancellationToken::new(),
+            force: CancellationToken::new(),
+            signalled: CancellationToken::new(),
+            reason: Mutex::new(None),
+            done: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            running: AtomicUsize::new(0),
+            config,
+        });
+        let config = &shared.config;
+        tracing::info!(worker = %id, queues = ?queue_names, concurrency = config.concurrency, "worker started");
+
+        // Services.
+        shared.acker.start(broker.clone());
+        let extender = Extender::default();
+        let tick = (lease_for(Duration::from_millis(1)) / 6).min(reserve_lease / 6);
+        extender.start(broker.clone(), shared.leases.clone(), tick);
+        shared.housekeeper.start(broker.clone(), id.clone(), queue_names.clone(), config.housekeeping);
+        let heartbeat = Heartbeat::default();
+        {
+            let s = shared.clone();
+            let id = id.clone();
+            let host = host();
+            let (queues, mode) = match &config.queues {
+                Queues::Weighted(q) => (q.iter().map(|(n, w)| (n.to_string(), *w)).collect(), "weighted"),
+                Queues::Strict(q) => (q.iter().map(|n| (n.to_string(), 1)).collect(), "strict"),
+            };
+            let snapshot = Arc::new(move || WorkerInfo {
+                id: id.clone(),
+                host: host.clone(),
+                pid: std::process::id(),
+                queues: Vec::clone(&queues),
+                mode: mode.to_string(),
+                concurrency: s.config.concurrency,
+                started_at,
+                jobs_done: s.done.load(Ordering::Relaxed),
+                running: s.running.load(Ordering::Relaxed),
+                heartbeat_at: s.broker.now_ms(),
+                drain: s.stop.is_cancelled(),
+            });
+            let s = shared.clone();
+            let on_drain = Arc::new(move || s.request_stop(StopReason::Drain));
+            heartbeat.start(broker.clone(), config.heartbeat, snapshot, on_drain);
+        }
+
+        // Stop triggers: the shutdown future, the force future, max time.
+        let mut triggers = Vec::new();
+        {
+            let s = shared.clone();
+            triggers.push(tokio::spawn(async move {
+                shutdown.await;
+                s.signalled.cancel();
+                s.request_stop(StopReason::Shutdown);
+            }));
+        }
+        if let Some(force_on) = force_on {
+            let s = shared.clone();
+            triggers.push(tokio::spawn(async move {
+                force_on.await;
+                tracing::info!("forced stop: releasing running jobs");
+                s.signalled.cancel();
+                s.request_stop(StopReason::Shutdown);
+                s.force.cancel();
+            }));
+        }
+        if let Some(max) = config.max_time {
+            let s = shared.clone();
+            triggers.push(tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(max) => s.request_stop(StopReason::MaxTime),
+                    _ = s.stop.cancelled() => {}
+                }
+            }));
+        }
+
+        let tracker = TaskTracker::new();
+        fetch_loop(&shared, &mut selector, &waiter, &tracker, reserve_lease).await;
+        // A BLPOP may still be in flight on the waiter's connection; its QUIT
+        // would queue behind it, so close it in the background.
+        tokio::spawn(waiter.close());
+
+        // Shutdown order:
+        // 1. The fetch loop has stopped reserving; every reserved job has its task.
+        // 2. Wait for running jobs: up to the grace time after a signal or a
+        //    drain request, until they end (their timeouts bound them) after a
+        //    limit; a force signal cuts the wait short.
+        // 3. Force: cancel what still runs (futures dropped) and wait for the tasks.
+        // 4. Flush the acker, so finished jobs are acked, never released.
+        // 5. Release the leases still held (attempt not counted).
+        // 6. Stop the extender (only now: released leases no longer need it),
+        //    the housekeeper, the triggers, and the heartbeat (deregisters).
+        tracker.close();
+        let reason = shared.reason().unwrap_or(StopReason::Shutdown);
+        let grace = config.grace;
+        let deadline = {
+            let s = shared.clone();
+            async move {
+                if reason.is_limit() {
+                    s.signalled.cancelled().await;
+                }
+                tokio::time::sleep(grace).await;
+            }
+        };
+        let in_flight = shared.running.load(Ordering::Relaxed);
+        if in_flight > 0 {
+            tracing::info!(jobs = in_flight, "waiting for running jobs to finish");
+        }
+        let mut forced = false;
+        tokio::select! {
+            _ = tracker.wait() => {}
+            _ = deadline => { forced = true; }
+            _ = shared.force.cancelled() => { forced = true; }
+        }
+        if forced {
+            shared.force.cancel();
+            if tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await.is_err() {
+                tracing::warn!("some handlers ignored cancellation; releasing their jobs anyway");
+            }
+        }
+        shared.acker.stop().await;
+        let left = shared.leases.take_all();
+        let mut released = 0;
+        if !left.is_empty() {
+            match broker.release(&left).await {
+                Ok(flags) => released = flags.iter().filter(|f| **f).count(),
+                Err(e) => tracing::error!(error = %e, jobs = left.len(),
+                    "could not release jobs; they run again when their leases expire"),
+            }
+            tracing::info!(jobs = released, "released unfinished jobs back to their queues");
+        }
+        extender.stop().await;
+        shared.housekeeper.stop().await;
+        for t in triggers {
+            t.abort();
+        }
+        heartbeat.stop().await;
+        let outcome = Outcome { reason, jobs_done: shared.done.load(Ordering::Relaxed), released, forced };
+        tracing::info!(?reason, jobs_done = outcome.jobs_done, released, "worker stopped");
+        Ok(outcome)
+    }
+}
+
+/// Reserves jobs while there is capacity, waits on the doorbells while
+/// there is no work, and returns once the worker is told to stop.
+async fn fetch_loop(
+    shared: &Arc<Shared>,
+    selector: &mut weir_broker::Selector,
+    waiter: &weir_broker::Waiter,
+    tracker: &TaskTracker,
+    reserve_lease: Duration,
+) {
+    let config = &shared.config;
+    let slots = Arc::new(Semaphore::new(config.concurrency));
+    // After an empty reserve, the next reserve waits for a doorbell; every
+    // few quiet waits it reserves anyway, as a safety net.
+    let mut quiet_waits = 0u32;
+    let mut idle = false;
+    loop {
+        if idle {
+            let rang = tokio::select! {
+                r = waiter.wait(config.idle_wait) => r,
+                _ = shared.stop.cancelled() => return,
+            };
+            match rang {
+                Ok(Some(_)) => quiet_waits = 0,
+                Ok(None) => {
+                    quiet_waits += 1;
+                    if !quiet_waits.is_multiple_of(6) {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "waiting for work failed; retrying in 1s");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shared.stop.cancelled() => return,
+                    }
+                }
+            }
+        }
+        // A free slot first: never reserve a job that cannot start now.
+        let first = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
+            _ = shared.stop.cancelled() => return,
+        };
+        let mut permits = vec![first];
+        let mut cap = config.reserve_batch;
+        if let Some(max) = config.max_jobs {
+            let left = max.saturating_sub(shared.started.load(Ordering::Relaxed));
+            if left == 0 {
+                // Every allowed job has started; the last to finish stops the
+                // worker (or, if some were lost rather than finished, this does).
+                drop(permits);
+                loop {
+                    tokio::select! {
+                        _ = shared.stop.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    }
+                    if shared.running.load(Ordering::Relaxed) == 0 && shared.leases.len() == 0 {
+                        shared.request_stop(StopReason::MaxJobs);
+                    }
+                }
+            }
+            cap = cap.min(left as usize);
+        }
+        while permits.len() < cap {
+            match slots.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
+        if shared.stop.is_cancelled() {
+            return;
+        }
+        let reserved_at = Instant::now();
+        let jobs = match shared.broker.reserve(selector, permits.len(), reserve_lease).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "reserve failed; retrying in 1s");
+                drop(permits);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shared.stop.cancelled() => return,
+                }
+                continue;
+            }
+        };
+        idle = jobs.is_empty();
+        shared.started.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
+            let cancel = shared.force.child_token();
+            shared.leases.insert(job.lease.clone(), reserved_at, reserve_lease, cancel.clone());
+            tracker.spawn(crate::job::run(shared.clone(), job, cancel, permit));
+        }
+    }
+}
