@@ -1,7 +1,10 @@
 //! Subcommands of the `weir` binary and the options they share.
 mod enqueue;
+mod failed;
 mod limit;
+mod migrate;
 mod pause;
+mod relay;
 mod stats;
 mod work;
 mod workers;
@@ -53,6 +56,12 @@ pub enum Command {
     Resume(pause::QueueArg),
     /// Fleet-wide rate limits and concurrency caps (set, set-key, clear, list).
     Limit(limit::LimitArgs),
+    /// Create or update the store's schema (PostgreSQL or SQLite) to this weir's version.
+    Migrate(migrate::MigrateArgs),
+    /// The dead-job archive in the store: list, show, retry, purge.
+    Failed(failed::FailedArgs),
+    /// Move jobs committed to the store's outbox to Redis, until stopped.
+    Relay(relay::RelayArgs),
     /// Run a worker: take jobs from the queues and run them (docs/WORKER.md).
     Work(work::WorkArgs),
     /// List the live workers: id, host, pid, queues, concurrency, running, done, age.
@@ -68,6 +77,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pause(a) => pause::pause(&cli.conn, a).await,
         Command::Resume(a) => pause::resume(&cli.conn, a).await,
         Command::Limit(a) => limit::run(&cli.conn, a).await,
+        Command::Migrate(a) => migrate::run(a).await,
+        Command::Failed(a) => failed::run(&cli.conn, a).await,
+        Command::Relay(a) => relay::run(&cli.conn, a).await,
         Command::Work(a) => work::run(&cli.conn, a).await,
         Command::Workers(a) => workers::run(&cli.conn, a).await,
         Command::Drain(a) => workers::drain(&cli.conn, a).await,
