@@ -76,3 +76,16 @@ async fn strict_queues_empty_in_order() {
     w.signal("TERM");
     assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_queue_is_worked_as_fast_as_its_limit_allows() {
+    let b = util::broker("ratelimited").await;
+    let prefix = b.prefix().to_string();
+    b.set_rate_limit(&crate::worker_support::q("r"), "10/s".parse().unwrap(), 1).await.unwrap();
+    enqueue_n(&b, "r", "weir.echo", "{}", 20).await;
+    let w = WorkerProc::start(&prefix, &["--queues", "r", "--concurrency", "8"]);
+    // 20 jobs at 10/s take about 2 s. Nothing rings when the limit allows
+    // more, so a worker that only waited on the doorbell would sit out its
+    // 10 s idle wait after every batch.
+    assert!(w.wait_lines(Duration::from_secs(6), |l| l.len() == 20), "{}", w.report());
+}

@@ -316,12 +316,21 @@ async fn fetch_loop(
     let mut idle = false;
     loop {
         if idle {
+            // A rate limit that held a queue back allows more at a known
+            // time, and nothing rings then: wake at that time.
+            let now = shared.broker.now_ms();
+            let limit_wait = match selector.limited_until() {
+                Some(t) if t > 0 => Some(Duration::from_millis((t - now).max(1) as u64)),
+                _ => None,
+            };
+            let wait = limit_wait.map_or(config.idle_wait, |d| d.min(config.idle_wait));
             let rang = tokio::select! {
-                r = waiter.wait(config.idle_wait) => r,
+                r = waiter.wait(wait) => r,
                 _ = shared.stop.cancelled() => return,
             };
             match rang {
                 Ok(Some(_)) => quiet_waits = 0,
+                Ok(None) if limit_wait.is_some() => {}
                 Ok(None) => {
                     quiet_waits += 1;
                     if !quiet_waits.is_multiple_of(6) {
