@@ -8,8 +8,8 @@ use std::time::Duration;
 use weir::broker::format_duration;
 
 /// Registry entries whose heartbeat is older than this are dropped (three
-/// heartbeats at the default 5 s, plus slack).
-const STALE_AFTER: Duration = Duration::from_secs(20);
+/// heartbeats at the default 10 s, plus slack).
+const STALE_AFTER: Duration = Duration::from_secs(40);
 
 #[derive(Debug, Args)]
 pub struct WorkersArgs {

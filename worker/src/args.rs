@@ -104,7 +104,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "SCHEDULE", default_value = "exp:1s:1h", value_parser = clap::value_parser!(Backoff))]
     pub backoff: Backoff,
     /// Registry heartbeat interval (a killed worker vanishes after three).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration, hide = true)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, hide = true)]
     pub heartbeat: Duration,
     /// Housekeeping interval: promote due jobs, reclaim expired leases.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration, hide = true)]

@@ -56,7 +56,7 @@ pub struct WorkerConfig {
     /// Retry schedules per job kind (for jobs that carry none). Default: empty.
     pub kind_backoff: HashMap<String, Backoff>,
     /// How often the worker renews its registry record (the record lives
-    /// three intervals) and looks for a drain request. Default 5 s.
+    /// three intervals) and looks for a drain request. Default 10 s.
     pub heartbeat: Duration,
     /// How often the fleet promotes due jobs and reclaims expired leases,
     /// per queue (one worker does each pass). Default 5 s.
@@ -80,7 +80,7 @@ impl Default for WorkerConfig {
             grace: Duration::from_secs(30),
             backoff: Backoff::default(),
             kind_backoff: HashMap::new(),
-            heartbeat: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(10),
             housekeeping: Duration::from_secs(5),
             idle_wait: Duration::from_secs(10),
             reserve_batch: 1000,
