@@ -2,6 +2,7 @@
 //! One test binary, so one server; each test uses its own key prefix.
 mod util;
 
+mod autoscale;
 mod broker_admin;
 mod broker_enqueue;
 mod broker_lifecycle;
@@ -18,3 +19,4 @@ mod worker_registry;
 mod worker_shutdown;
 mod worker_support;
 mod worker_timeout;
+mod demo;

@@ -206,6 +206,13 @@ impl Broker {
         }))
     }
 
+    /// Delayed jobs of `queue` due at or before `until_ms` (the autoscaler
+    /// counts those due before its next tick as backlog).
+    pub async fn count_due(&self, queue: &QueueName, until_ms: i64) -> Result<u64> {
+        let n: i64 = self.inner.client.zcount(&self.keys(queue).delayed, f64::NEG_INFINITY, until_ms as f64).await?;
+        Ok(n.max(0) as u64)
+    }
+
     /// Ids in one state of a queue, oldest first, up to `limit`.
     pub async fn list(&self, queue: &QueueName, state: JobState, limit: usize) -> Result<Vec<String>> {
         let k = self.keys(queue);

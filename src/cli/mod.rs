@@ -1,4 +1,6 @@
 //! Subcommands of the `weir` binary and the options they share.
+mod autoscale;
+mod demo;
 mod enqueue;
 mod failed;
 mod limit;
@@ -56,6 +58,10 @@ pub enum Command {
     Resume(pause::QueueArg),
     /// Fleet-wide rate limits and concurrency caps (set, set-key, clear, list).
     Limit(limit::LimitArgs),
+    /// Show the whole system on a real Redis: a mixed workload, weighted queues, autoscaling.
+    Demo(demo::DemoArgs),
+    /// Spawn and drain workers by queue depth: a sidecar, or --once from cron (docs/AUTOSCALE.md).
+    Autoscale(weir_supervisor::AutoscaleArgs),
     /// Create or update the store's schema (PostgreSQL or SQLite) to this weir's version.
     Migrate(migrate::MigrateArgs),
     /// The dead-job archive in the store: list, show, retry, purge.
@@ -77,6 +83,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pause(a) => pause::pause(&cli.conn, a).await,
         Command::Resume(a) => pause::resume(&cli.conn, a).await,
         Command::Limit(a) => limit::run(&cli.conn, a).await,
+        Command::Autoscale(a) => autoscale::run(&cli.conn, a).await,
+        Command::Demo(a) => demo::run(&cli.conn, a).await,
         Command::Migrate(a) => migrate::run(a).await,
         Command::Failed(a) => failed::run(&cli.conn, a).await,
         Command::Relay(a) => relay::run(&cli.conn, a).await,
@@ -86,10 +94,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default: info).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+impl Cli {
+    /// The log level when `RUST_LOG` is not set: the demo keeps its terminal
+    /// for progress bars.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Demo(_) => "warn",
+            _ => "info",
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: `default`).
+pub fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }
 
 /// Parses a non-negative duration flag such as `30s`; a leading `-` is the

@@ -13,6 +13,9 @@ use weir_broker::Envelope;
 #[derive(Deserialize)]
 struct Sleep {
     ms: u64,
+    /// Print `<id> <attempt>` when done, like `weir.echo` (tests count runs).
+    #[serde(default)]
+    echo: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -22,6 +25,14 @@ struct Fail {
     /// Dead at once, no retry.
     fatal: bool,
     retry_after_ms: Option<u64>,
+}
+
+/// Fails its first `fail_times` attempts, then succeeds.
+#[derive(Deserialize)]
+struct Flaky {
+    fail_times: u32,
+    #[serde(default)]
+    ms: u64,
 }
 
 #[derive(Deserialize, Default)]
@@ -70,12 +81,28 @@ pub(crate) fn all() -> Vec<(&'static str, SharedHandler)> {
             }),
         ),
         (
+            "weir.flaky",
+            typed(|job: Flaky, ctx: JobContext| async move {
+                tokio::time::sleep(Duration::from_millis(job.ms)).await;
+                if ctx.attempt <= job.fail_times {
+                    return Err(JobError::retry(format!("weir.flaky: failing attempt {}", ctx.attempt)));
+                }
+                Ok(())
+            }),
+        ),
+        (
             "weir.sleep",
             typed(|job: Sleep, ctx: JobContext| async move {
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(job.ms)) => Ok(()),
-                    _ = ctx.cancelled().cancelled() => Err(JobError::retry("cancelled")),
+                    _ = tokio::time::sleep(Duration::from_millis(job.ms)) => {}
+                    _ = ctx.cancelled().cancelled() => return Err(JobError::retry("cancelled")),
                 }
+                if job.echo {
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{} {}", ctx.id, ctx.attempt)?;
+                    out.flush()?;
+                }
+                Ok(())
             }),
         ),
         (

@@ -1,0 +1,48 @@
+//! The decision history in Redis: the newest few hundred decisions, for
+//! operators (`weir autoscale --history`), the dashboard, and the cron mode,
+//! which decides from the decisions of earlier runs.
+use crate::figures::Counters;
+use crate::policy::Decision;
+use fred::interfaces::ListInterface;
+use serde::{Deserialize, Serialize};
+use weir_broker::{Broker, Result};
+
+/// Decisions kept.
+pub const KEEP: i64 = 500;
+
+/// A decision with the counters it was made from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub decision: Decision,
+    #[serde(default)]
+    pub counters: Vec<Counters>,
+    /// Where it was made (the supervisor's host).
+    #[serde(default)]
+    pub host: String,
+    /// `sidecar`, `cron` or `dry-run`.
+    #[serde(default)]
+    pub mode: String,
+}
+
+/// LIST of JSON entries, newest first: `{prefix}:autoscale:history`.
+pub fn key(prefix: &str) -> String {
+    format!("{prefix}:autoscale:history")
+}
+
+pub async fn record(broker: &Broker, entry: &Entry) -> Result<()> {
+    let json = serde_json::to_string(entry).expect("an entry always serializes");
+    let p = broker.redis().pipeline();
+    p.lpush::<(), _, _>(key(broker.prefix()), json).await?;
+    p.ltrim::<(), _>(key(broker.prefix()), 0, KEEP - 1).await?;
+    p.all::<()>().await?;
+    Ok(())
+}
+
+/// The newest `n` entries, oldest first. Entries that do not parse are skipped.
+pub async fn recent(broker: &Broker, n: usize) -> Result<Vec<Entry>> {
+    let raw: Vec<String> = broker.redis().lrange(key(broker.prefix()), 0, n.max(1) as i64 - 1).await?;
+    let mut out: Vec<Entry> = raw.iter().filter_map(|r| serde_json::from_str(r).ok()).collect();
+    out.reverse();
+    Ok(out)
+}
