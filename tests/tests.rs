@@ -15,6 +15,7 @@ mod protocol;
 mod store_archive;
 mod store_history;
 mod store_outbox;
+mod store_perf;
 mod store_schema;
 mod store_support;
 mod worker_errors;
