@@ -213,3 +213,38 @@ async fn sqlite_relay_service_delivers_commits() {
     })
     .await;
 }
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn one_relay_at_a_time_and_a_standby_takes_over(pool: PgPool) {
+    let store = Store::from_pg_pool(pool.clone());
+    let b = util::broker("relay-failover").await;
+    let client = Client::from_broker(b.clone());
+    let config = weir_store::ServicesConfig {
+        relay: Some(RelayConfig { lock_ttl: Duration::from_secs(1), ..RelayConfig::default() }),
+        archiver: None,
+        history: None,
+    };
+    let first = weir_store::Services::start(&b, &store, config.clone());
+    let second = weir_store::Services::start(&b, &store, config);
+    let lock = weir::broker::keys::store_lock(b.prefix(), "relay");
+    let holder = |r: String| r.lines().last().unwrap_or("").to_string();
+    let commit = async |n: u32| {
+        let mut tx = pool.begin().await.unwrap();
+        let id = client.enqueue_tx(&mut tx, Email { n }).await.unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+    let arrives = async |id: String| {
+        util::eventually(Duration::from_secs(10), async || b.job(&q("mail"), &id).await.unwrap().is_some()).await
+    };
+    assert!(arrives(commit(1).await).await);
+    let leader = holder(util::redis().cmd(&["GET", &lock]).unwrap());
+    // Whichever stops first, the jobs keep flowing through the other.
+    first.stop().await;
+    assert!(arrives(commit(2).await).await, "a standby took over");
+    assert_ne!(holder(util::redis().cmd(&["GET", &lock]).unwrap()), "", "held by the survivor (was {leader})");
+    second.stop().await;
+    assert_eq!(util::redis().cmd(&["EXISTS", &lock]).unwrap().trim(), ":0", "released at stop");
+    commit(3).await;
+    assert_eq!(store.outbox_len().await.unwrap(), 1, "no relay runs after both stopped");
+}

@@ -72,3 +72,48 @@ async fn failed_list_over_100k_archived_jobs(pool: PgPool) {
     );
     eprintln!("plan:\n  {}", plan.join("\n  "));
 }
+
+#[tokio::test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn sqlite_failed_list_over_100k_archived_jobs() {
+    let db = s::sqlite("perf").await;
+    let pool = db.store.sqlite_pool().unwrap().clone();
+    let now = weir_store::store::now_ms();
+    let mut tx = pool.begin().await.unwrap();
+    for chunk in 0..400 {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO weir_dead_jobs (id, queue, kind, envelope, payload, attempts, died_at, archived_at) ",
+        );
+        q.push_values(0..250, |mut row, i| {
+            let n = chunk * 250 + i;
+            row.push_bind(format!("J{n:08}"))
+                .push_bind(format!("queue{}", n % 10))
+                .push_bind(format!("kind{}", n / 10 % 10))
+                .push_bind("{}")
+                .push_bind(format!(r#"{{"n":{n}}}"#))
+                .push_bind(25_i64)
+                .push_bind(now - i64::from(n) * 1000)
+                .push_bind(now);
+        });
+        q.build().execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+    let filter = DeadFilter { queue: Some("queue3".into()), kind: Some("kind7".into()), ..DeadFilter::default() };
+    let mut lib = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        assert_eq!(db.store.dead_jobs(&filter).await.unwrap().len(), 100);
+        lib.push(t.elapsed());
+    }
+    let mut cli = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        let out =
+            util::run_ok(s::weir("perf", &db.url()).args(["failed", "list", "--queue", "queue3", "--kind", "kind7"]));
+        cli.push(t.elapsed());
+        assert_eq!(out.lines().count(), 101);
+    }
+    eprintln!("sqlite: failed list --queue --kind over 100,000 rows: query median {:?}", median(lib));
+    eprintln!("sqlite: whole `weir failed list` process: median {:?}", median(cli));
+}
