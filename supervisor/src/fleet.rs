@@ -133,7 +133,7 @@ pub async fn run_sidecar(
     launcher: &Launcher,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let policy = args.policy().map_err(|e| weir_broker::Error::InvalidLimit(e))?;
+    let policy = args.policy().map_err(weir_broker::Error::InvalidLimit)?;
     let names: Vec<QueueName> = queues.0.iter().map(|(q, _)| q.clone()).collect();
     let host = host();
     let mut owned: Vec<Owned> = Vec::new();
