@@ -97,3 +97,73 @@ async fn exec_passes_payload_and_environment_and_reports_stderr() {
     w.signal("TERM");
     assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_keeps_its_lease_past_the_first_one() {
+    let b = util::broker("extend").await;
+    let prefix = b.prefix().to_string();
+    // Reserved under the workers' default lease (timeout 1s => lease 2s);
+    // the job's own timeout is 10s and it runs 4s, so only extensions keep
+    // the other worker (housekeeping every 200ms) from reclaiming it.
+    let mut long = job("l", "long", "{}");
+    long.timeout = Some(Duration::from_secs(10));
+    b.enqueue(long).await.unwrap();
+    let args = [
+        "--queues",
+        "l",
+        "--timeout",
+        "1s",
+        "--housekeeping",
+        "200ms",
+        "--exec",
+        "long=sleep 4; echo attempt $WEIR_ATTEMPT",
+    ];
+    let mut one = WorkerProc::start(&prefix, &args);
+    let mut two = WorkerProc::start(&prefix, &args);
+    let done = util::eventually(Duration::from_secs(20), async || b.stats(&q("l")).await.unwrap().processed == 1).await;
+    assert!(done, "{}\n{}", one.report(), two.report());
+    std::thread::sleep(Duration::from_millis(500));
+    let mut runs = one.lines();
+    runs.extend(two.lines());
+    assert_eq!(runs, vec!["attempt 1"], "ran once, by one worker\n{}\n{}", one.report(), two.report());
+    let s = b.stats(&q("l")).await.unwrap();
+    assert_eq!((s.failed, s.pending, s.active), (0, 0, 0), "{s:?}");
+    for w in [&mut one, &mut two] {
+        w.signal("TERM");
+        assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_per_job_caps_an_exec_command() {
+    let b = util::broker("memjob").await;
+    let prefix = b.prefix().to_string();
+    let mut big = job("m", "big", "{}");
+    big.max_attempts = 1;
+    let id = b.enqueue(big).await.unwrap().id;
+    let small = b.enqueue(job("m", "small", "{}")).await.unwrap().id;
+    let mut w = WorkerProc::start(
+        &prefix,
+        &[
+            "--queues",
+            "m",
+            "--memory-per-job",
+            "64",
+            "--exec",
+            "big=dd if=/dev/zero of=/dev/null bs=200M count=1",
+            "--exec",
+            "small=dd if=/dev/zero of=/dev/null bs=1M count=1 2>/dev/null && echo small ok",
+        ],
+    );
+    let dead = util::eventually(Duration::from_secs(20), async || {
+        b.job(&q("m"), &id).await.unwrap().is_some_and(|j| j.state == Some(JobState::Dead))
+    })
+    .await;
+    assert!(dead, "{}", w.report());
+    let info = b.job(&q("m"), &id).await.unwrap().unwrap();
+    assert!(info.errors[0].error.contains("memory exhausted"), "{:?}", info.errors);
+    assert!(w.wait_lines(Duration::from_secs(20), |l| l.iter().any(|x| x == "small ok")), "{}", w.report());
+    assert!(b.job(&q("m"), &small).await.unwrap().is_none(), "the small job is done");
+    w.signal("TERM");
+    assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
+}
