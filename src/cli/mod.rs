@@ -1,5 +1,6 @@
 //! Subcommands of the `weir` binary and the options they share.
 mod autoscale;
+mod bench;
 mod demo;
 mod enqueue;
 mod failed;
@@ -68,6 +69,8 @@ pub enum Command {
     Failed(failed::FailedArgs),
     /// Move jobs committed to the store's outbox to Redis, until stopped.
     Relay(relay::RelayArgs),
+    /// Measure speed and footprint: one JSON line per figure (docs/BENCHMARKS.md).
+    Bench(bench::BenchArgs),
     /// Run a worker: take jobs from the queues and run them (docs/WORKER.md).
     Work(work::WorkArgs),
     /// List the live workers: id, host, pid, queues, concurrency, running, done, age.
@@ -88,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(a) => migrate::run(a).await,
         Command::Failed(a) => failed::run(&cli.conn, a).await,
         Command::Relay(a) => relay::run(&cli.conn, a).await,
+        Command::Bench(a) => bench::run(&cli.conn, a).await,
         Command::Work(a) => work::run(&cli.conn, a).await,
         Command::Workers(a) => workers::run(&cli.conn, a).await,
         Command::Drain(a) => workers::drain(&cli.conn, a).await,

@@ -1,0 +1,229 @@
+//! `weir bench`: weir's speed and footprint on this machine, as one JSON line
+//! per figure (docs/BENCHMARKS.md lists them, says what bounds each one, and
+//! holds the figures measured here).
+//!
+//! Against `--redis URL` when given on the command line, else against a
+//! private `redis-server` it starts on a free port (`WEIR_REDIS_URL` is
+//! ignored, so a shared Redis is never benchmarked by accident). Keys go
+//! under a fresh prefix, removed at the end.
+//!
+//! # Layout
+//! - this file: flags, the run loop (medians over `--runs`), and the output.
+//! - `server`: the private redis-server, and what Redis says it spent
+//!   (`INFO commandstats`, `INFO cpu`).
+//! - `child`: `weir work` child processes, their memory, and stopping them.
+//! - one file per workload: `enqueue` (a, f), `drain` (b, e, f), `latency`
+//!   (c), `priority` (d).
+mod child;
+mod drain;
+mod enqueue;
+mod latency;
+mod priority;
+mod server;
+
+use super::{Cli, Conn};
+use anyhow::{Context, bail};
+use clap::{Args, CommandFactory, parser::ValueSource};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::process::ExitCode;
+use weir::broker::{Broker, BrokerConfig, Clock};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Workloads to run, from a (enqueue), b (drain), c (latency),
+    /// d (priority shares), e (worker memory), f (Redis cost; runs with a and b).
+    #[arg(long, value_delimiter = ',', value_name = "a,b,...")]
+    pub only: Vec<char>,
+    /// Scale every job count by this factor (0.1 = a tenth).
+    #[arg(short = 'n', long = "scale", value_name = "SCALE", default_value_t = 1.0)]
+    pub scale: f64,
+    /// Run each workload this many times and print the median of each figure.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
+    /// Concurrency of each `weir work` process in the drain workloads (b, d, e).
+    #[arg(long, default_value_t = 512)]
+    pub concurrency: usize,
+}
+
+/// One figure, printed as one JSON line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    pub peer: &'static str,
+    pub metric: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    pub value: serde_json::Number,
+    pub n: u64,
+    pub config: String,
+}
+
+impl Figure {
+    pub fn new(metric: &'static str, value: f64, n: u64, config: impl Into<String>) -> Figure {
+        Figure { peer: "weir", metric, queue: None, value: number(value), n, config: config.into() }
+    }
+
+    pub fn queue(mut self, queue: &str) -> Figure {
+        self.queue = Some(queue.to_string());
+        self
+    }
+
+    fn value(&self) -> f64 {
+        self.value.as_f64().unwrap_or(0.0)
+    }
+}
+
+/// Whole numbers print as integers; others with at most three decimals.
+fn number(v: f64) -> serde_json::Number {
+    let rounded = (v * 1000.0).round() / 1000.0;
+    if rounded.fract() == 0.0 && rounded.abs() < 9.0e15 {
+        serde_json::Number::from(rounded as i64)
+    } else {
+        serde_json::Number::from_f64(rounded).unwrap_or_else(|| serde_json::Number::from(0))
+    }
+}
+
+/// What every workload gets: where Redis is and how big to make things.
+#[derive(Debug, Clone)]
+pub struct Bench {
+    pub url: String,
+    pub prefix: String,
+    pub scale: f64,
+    pub concurrency: usize,
+}
+
+impl Bench {
+    /// A job count scaled by `-n`, at least 1.
+    pub fn scaled(&self, n: u64) -> u64 {
+        ((n as f64) * self.scale).round().max(1.0) as u64
+    }
+
+    pub async fn broker(&self) -> anyhow::Result<Broker> {
+        Broker::connect(&self.url, BrokerConfig { prefix: self.prefix.clone(), ..BrokerConfig::default() })
+            .await
+            .context("cannot connect to the bench Redis")
+    }
+}
+
+pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
+    const ALL: [char; 6] = ['a', 'b', 'c', 'd', 'e', 'f'];
+    if let Some(bad) = a.only.iter().find(|w| !ALL.contains(w)) {
+        bail!("unknown workload {bad:?} in --only: use letters from a,b,c,d,e,f");
+    }
+    if !(a.scale > 0.0 && a.scale.is_finite()) {
+        bail!("-n must be a positive number");
+    }
+    if a.runs == 0 || a.concurrency == 0 {
+        bail!("--runs and --concurrency must be at least 1");
+    }
+    let only = |w: char| a.only.is_empty() || a.only.contains(&w);
+
+    let given = redis_given_on_command_line();
+    let private = if given { None } else { Some(server::PrivateRedis::start().await?) };
+    let url = match &private {
+        Some(p) => p.url(),
+        None => conn.redis.clone(),
+    };
+    let bench = Bench {
+        url,
+        prefix: format!("weirbench-{}-{}", std::process::id(), weir::broker::SystemClock.now_ms()),
+        scale: a.scale,
+        concurrency: a.concurrency,
+    };
+    eprintln!(
+        "weir bench: Redis {} ({}), prefix {}, scale {}, {} run(s) per workload",
+        weir::broker::redact_url(&bench.url),
+        if private.is_some() { "private, started for this run" } else { "given with --redis" },
+        bench.prefix,
+        bench.scale,
+        a.runs
+    );
+
+    type Workload = for<'a> fn(&'a Bench) -> Pin<Box<dyn Future<Output = anyhow::Result<Vec<Figure>>> + 'a>>;
+    let mut plan: Vec<(&str, Workload)> = Vec::new();
+    if only('a') || only('f') {
+        plan.push(("a", |b| Box::pin(enqueue::run(b))));
+    }
+    if only('b') || only('f') {
+        plan.push(("b", |b| Box::pin(drain::throughput(b))));
+    } else if only('e') {
+        // Peak memory is sampled during (b): run the one-process drain.
+        plan.push(("b", |b| Box::pin(drain::throughput_one(b))));
+    }
+    if only('c') {
+        plan.push(("c", |b| Box::pin(latency::run(b))));
+    }
+    if only('d') {
+        plan.push(("d", |b| Box::pin(priority::run(b))));
+    }
+    if only('e') {
+        plan.push(("e", |b| Box::pin(drain::rss_growth(b))));
+    }
+
+    let result = async {
+        for (name, workload) in plan {
+            let mut runs: Vec<Vec<Figure>> = Vec::new();
+            for i in 0..a.runs {
+                eprintln!("weir bench: workload ({name}), run {}/{}", i + 1, a.runs);
+                let figures = workload(&bench).await.with_context(|| format!("workload ({name})"))?;
+                server::purge(&bench).await?;
+                runs.push(figures);
+            }
+            for f in medians(runs, a.runs) {
+                print_figure(&f)?;
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if private.is_none() {
+        // On a shared server, leave nothing behind.
+        if let Err(e) = server::purge(&bench).await {
+            eprintln!("weir bench: could not remove the bench keys under {}: {e:#}", bench.prefix);
+        }
+    }
+    drop(private);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `--redis` was given on the command line (not from the
+/// environment, not the default).
+fn redis_given_on_command_line() -> bool {
+    let Ok(m) = Cli::command().try_get_matches() else { return false };
+    let sub = m.subcommand_matches("bench");
+    [Some(&m), sub].into_iter().flatten().any(|m| m.value_source("redis") == Some(ValueSource::CommandLine))
+}
+
+/// The median of each figure over the runs, in the first run's order.
+fn medians(runs: Vec<Vec<Figure>>, count: usize) -> Vec<Figure> {
+    let mut values: BTreeMap<(String, Option<String>, String), Vec<f64>> = BTreeMap::new();
+    for f in runs.iter().flatten() {
+        values.entry((f.metric.to_string(), f.queue.clone(), f.config.clone())).or_default().push(f.value());
+    }
+    let Some(first) = runs.into_iter().next() else { return Vec::new() };
+    first
+        .into_iter()
+        .map(|mut f| {
+            let mut v = values.remove(&(f.metric.to_string(), f.queue.clone(), f.config.clone())).unwrap_or_default();
+            v.sort_by(f64::total_cmp);
+            if v.len() > 1 {
+                let mid = v.len() / 2;
+                let m = if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 };
+                f.value = number(m);
+                f.config = format!("{},median_of={count}", f.config);
+            }
+            f
+        })
+        .collect()
+}
+
+fn print_figure(f: &Figure) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string(f)?)?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! Workload (a): enqueue throughput from one client, one awaited `enqueue`
+//! at a time and in `enqueue_many` batches of 1,000; with (f), what each
+//! costs Redis.
+use super::server::{Spent, Usage};
+use super::{Bench, Figure};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use weir::{Client, Job, Options};
+
+/// The no-op job every drain workload runs (`weir work` has it built in).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Noop {}
+
+impl Job for Noop {
+    const KIND: &'static str = "weir.noop";
+    const QUEUE: &'static str = "bench";
+}
+
+/// Jobs per `enqueue_many` call.
+pub const BULK: usize = 1000;
+
+pub async fn run(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
+    let broker = bench.broker().await?;
+    let client = Client::from_broker(broker.clone());
+    let n = bench.scaled(100_000);
+    let mut out = Vec::new();
+
+    let before = Usage::read(&broker).await?;
+    let t = Instant::now();
+    for _ in 0..n {
+        client.enqueue(Noop {}).await.context("enqueue")?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let spent = Usage::read(&broker).await?.since(&before, 0);
+    out.push(Figure::new("enqueue_single_jobs_per_s", n as f64 / secs, n, "clients=1,in_flight=1"));
+    out.extend(cost("enqueue_single", &spent, n));
+    super::server::purge(bench).await?;
+
+    let before = Usage::read(&broker).await?;
+    let t = Instant::now();
+    bulk(&client, n, "bench").await?;
+    let secs = t.elapsed().as_secs_f64();
+    let spent = Usage::read(&broker).await?.since(&before, 0);
+    out.push(Figure::new("enqueue_bulk_jobs_per_s", n as f64 / secs, n, format!("clients=1,batch={BULK}")));
+    out.extend(cost("enqueue_bulk", &spent, n));
+    Ok(out)
+}
+
+/// Enqueues `n` no-op jobs to `queue` in batches of [`BULK`].
+pub async fn bulk(client: &Client, n: u64, queue: &str) -> anyhow::Result<()> {
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(BULK as u64);
+        client
+            .enqueue_many_with((0..take).map(|_| (Noop {}, Options::new().queue(queue))))
+            .await
+            .context("enqueue_many")?;
+        left -= take;
+    }
+    Ok(())
+}
+
+/// Workload (f) for one workload: Redis commands per job (every command,
+/// and those sent by clients) and Redis CPU seconds.
+pub fn cost(workload: &str, spent: &Spent, n: u64) -> Vec<Figure> {
+    eprintln!(
+        "weir bench: {workload}: Redis ran {:.2} commands/job ({:.3} script calls), {:.1} us CPU/job: {}",
+        spent.all as f64 / n as f64,
+        spent.script_calls as f64 / n as f64,
+        spent.cpu_s * 1e6 / n as f64,
+        spent.breakdown(n)
+    );
+    vec![
+        Figure::new(
+            "redis_cmds_per_job",
+            spent.all as f64 / n as f64,
+            n,
+            format!("workload={workload},counted=all_incl_script_calls"),
+        ),
+        Figure::new(
+            "redis_cmds_per_job",
+            spent.script_calls as f64 / n as f64,
+            n,
+            format!("workload={workload},counted=script_calls"),
+        ),
+        Figure::new("redis_cpu_s", spent.cpu_s, n, format!("workload={workload}")),
+    ]
+}

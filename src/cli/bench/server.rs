@@ -1,0 +1,187 @@
+//! The Redis side of `weir bench`: a private `redis-server`, what Redis says
+//! it spent (commands and CPU), and removing the bench's keys.
+use super::Bench;
+use anyhow::{Context, bail};
+use fred::interfaces::{ClientLike, KeysInterface};
+use fred::types::{InfoKind, Value};
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use weir::broker::Broker;
+
+/// A `redis-server` on a free loopback port with persistence off, stopped
+/// when this value drops, or by its watcher loop when `weir bench` exits
+/// any other way.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    port: u16,
+    watcher: Child,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> anyhow::Result<PrivateRedis> {
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?.local_addr()?.port();
+            let script = format!(
+                "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --dir /tmp --logfile '' \
+                 --daemonize no >/dev/null 2>&1 & r=$!; \
+                 while kill -0 {parent} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.5; done; kill $r 2>/dev/null",
+                parent = std::process::id()
+            );
+            let watcher = Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .stdin(Stdio::null())
+                .spawn()
+                .context("cannot start redis-server (is it installed? or pass --redis URL)")?;
+            let server = PrivateRedis { port, watcher };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(server);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        bail!("redis-server did not start (is it installed? or pass --redis URL)")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        // Stop the server now rather than at the watcher's next look.
+        let _ = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.watcher.kill();
+        let _ = self.watcher.wait();
+    }
+}
+
+/// What Redis has done so far, from one `INFO all`.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// Calls per command, including the commands scripts run.
+    pub calls: HashMap<String, u64>,
+    /// CPU time of the server process, user + system, seconds.
+    pub cpu_s: f64,
+}
+
+/// Commands the bench itself sends to look at Redis; left out of the counts.
+const OURS: [&str; 2] = ["info", "hget"];
+
+/// Commands that run a script.
+const SCRIPT_CALLS: [&str; 4] = ["evalsha", "eval", "evalsha_ro", "eval_ro"];
+
+impl Usage {
+    pub async fn read(broker: &Broker) -> anyhow::Result<Usage> {
+        let text: String = broker.redis().info(Some(InfoKind::All)).await.context("INFO")?;
+        let mut u = Usage::default();
+        let (mut user, mut sys) = (0.0, 0.0);
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("cmdstat_") {
+                if let Some((name, stats)) = rest.split_once(":calls=") {
+                    let calls = stats.split(',').next().unwrap_or("0").parse().unwrap_or(0);
+                    u.calls.insert(name.to_string(), calls);
+                }
+            } else if let Some(v) = line.strip_prefix("used_cpu_user:") {
+                user = v.trim().parse().unwrap_or(0.0);
+            } else if let Some(v) = line.strip_prefix("used_cpu_sys:") {
+                sys = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        u.cpu_s = user + sys;
+        Ok(u)
+    }
+
+    /// What Redis did between `before` and `self`, less `ours` commands the
+    /// bench sent itself (polls of a counter).
+    pub fn since(&self, before: &Usage, ours: u64) -> Spent {
+        let delta =
+            |name: &str| self.calls.get(name).copied().unwrap_or(0) - before.calls.get(name).copied().unwrap_or(0);
+        let mut by_command: Vec<(String, u64)> = self
+            .calls
+            .keys()
+            .filter(|name| !OURS.contains(&name.as_str()))
+            .map(|name| (name.clone(), delta(name)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let hget = delta("hget").saturating_sub(ours);
+        if hget > 0 {
+            by_command.push(("hget".into(), hget));
+        }
+        by_command.sort_by_key(|c| std::cmp::Reverse(c.1));
+        Spent {
+            all: by_command.iter().map(|(_, n)| n).sum(),
+            script_calls: SCRIPT_CALLS.iter().map(|n| delta(n)).sum(),
+            cpu_s: (self.cpu_s - before.cpu_s).max(0.0),
+            by_command,
+        }
+    }
+}
+
+/// Redis's cost of one workload.
+#[derive(Debug, Clone)]
+pub struct Spent {
+    /// Every command Redis ran, including those inside scripts.
+    pub all: u64,
+    /// Script calls (EVALSHA and the like): each is one command sent by a
+    /// client, though several may share one round trip in a pipeline.
+    /// Redis 7.0 counts the commands a script runs in its totals too, so
+    /// commands sent by clients cannot be told apart otherwise.
+    pub script_calls: u64,
+    pub cpu_s: f64,
+    /// Calls per command, most first.
+    pub by_command: Vec<(String, u64)>,
+}
+
+impl Spent {
+    /// `evalsha=2.00,hset=1.00,...`: the top commands per job, for the log.
+    pub fn breakdown(&self, jobs: u64) -> String {
+        self.by_command
+            .iter()
+            .take(12)
+            .map(|(c, n)| format!("{c}={:.2}", *n as f64 / jobs as f64))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Removes every key under the bench's prefix.
+pub async fn purge(bench: &Bench) -> anyhow::Result<()> {
+    let broker = bench.broker().await?;
+    let client = broker.redis();
+    let pattern = format!("{}:*", bench.prefix);
+    let mut cursor = "0".to_string();
+    loop {
+        let page: Value = client.scan_page(cursor.clone(), pattern.clone(), Some(1000), None).await?;
+        let (next, keys) = match page {
+            Value::Array(mut parts) if parts.len() == 2 => {
+                let keys = parts.pop().unwrap_or(Value::Null);
+                let next = parts.pop().and_then(|c| c.as_string()).unwrap_or_else(|| "0".into());
+                let keys: Vec<String> = match keys {
+                    Value::Array(k) => k.into_iter().filter_map(|k| k.as_string()).collect(),
+                    _ => Vec::new(),
+                };
+                (next, keys)
+            }
+            other => bail!("unexpected SCAN reply {other:?}"),
+        };
+        if !keys.is_empty() {
+            client.unlink::<(), _>(keys).await?;
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    let _ = client.quit().await;
+    Ok(())
+}
