@@ -69,3 +69,24 @@ async fn a_second_signal_releases_at_once() {
     let info = b.job(&q("s"), &id).await.unwrap().expect("the job is still there");
     assert_eq!((info.state, info.attempts), (Some(JobState::Pending), 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_reserves_in_flight_loses_nothing() {
+    let b = util::broker("termbusy").await;
+    let prefix = b.prefix().to_string();
+    // Concurrency 100: two reserve calls in flight at once.
+    let ids = enqueue_n(&b, "p", "weir.sleep", r#"{"ms":30}"#, 3000).await;
+    let mut w = WorkerProc::start(&prefix, &["--queues", "p", "--concurrency", "100"]);
+    let s = wait_stats(&b, "p", Duration::from_secs(30), |s| s.processed >= 500).await;
+    assert!(s.processed >= 500, "{s:?}\n{}", w.report());
+    w.signal("TERM");
+    assert_eq!(w.wait_exit(Duration::from_secs(20)).and_then(|s| s.code()), Some(0), "{}", w.report());
+    let s = b.stats(&q("p")).await.unwrap();
+    assert_eq!((s.active, s.delayed, s.dead, s.failed), (0, 0, 0, 0), "{s:?}\n{}", w.report());
+    assert_eq!(s.processed + s.pending, 3000, "{s:?}");
+    for id in &ids {
+        if let Some(info) = b.job(&q("p"), id).await.unwrap() {
+            assert_eq!((info.state, info.attempts), (Some(JobState::Pending), 0), "{id}");
+        }
+    }
+}

@@ -103,12 +103,19 @@ pub struct WorkerArgs {
     /// Retry schedule for jobs that carry none: exp[:BASE[:CAP]], fixed:DELAY, or a list such as 1s,5s,10s.
     #[arg(long, value_name = "SCHEDULE", default_value = "exp:1s:1h", value_parser = clap::value_parser!(Backoff))]
     pub backoff: Backoff,
+    /// Pace this process: at most RATE jobs of QUEUE per period (e.g.
+    /// webhooks=20/s). Per process; fleet-wide limits are `weir limit`.
+    #[arg(long, value_name = "QUEUE=RATE", value_parser = clap::value_parser!(crate::pace::QueueRate))]
+    pub rate: Vec<crate::pace::QueueRate>,
     /// Registry heartbeat interval (a killed worker vanishes after three).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, hide = true)]
     pub heartbeat: Duration,
     /// Housekeeping interval: promote due jobs, reclaim expired leases.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration, hide = true)]
     pub housekeeping: Duration,
+    /// Reserve calls in flight at once (throughput tuning).
+    #[arg(long, value_name = "N", default_value_t = 2, hide = true)]
+    pub reserve_depth: usize,
 }
 
 impl WorkerArgs {
@@ -119,7 +126,13 @@ impl WorkerArgs {
         } else {
             Queues::Weighted(self.queues.0.clone())
         };
+        let mut pace = crate::pace::Pace::default();
+        for r in &self.rate {
+            let quota = crate::pace::quota(r.rate).ok_or_else(|| format!("--rate {}: too fast", r.rate))?;
+            pace.queue(r.queue.clone(), quota);
+        }
         let config = WorkerConfig {
+            pace,
             queues,
             concurrency: self.concurrency,
             max_jobs: self.max_jobs,
@@ -131,6 +144,7 @@ impl WorkerArgs {
             backoff: self.backoff.clone(),
             heartbeat: self.heartbeat,
             housekeeping: self.housekeeping,
+            reserve_depth: self.reserve_depth,
             ..WorkerConfig::default()
         };
         config.validate()?;

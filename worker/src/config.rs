@@ -65,6 +65,11 @@ pub struct WorkerConfig {
     pub idle_wait: Duration,
     /// Most jobs asked for in one reserve call. Default 1000.
     pub reserve_batch: usize,
+    /// Reserve calls in flight at once when concurrency is 64 or more (each
+    /// asks for at most concurrency / depth jobs). Default 2.
+    pub reserve_depth: usize,
+    /// In-process rate limits, per queue and per job kind. Default: none.
+    pub pace: crate::pace::Pace,
 }
 
 impl Default for WorkerConfig {
@@ -84,6 +89,8 @@ impl Default for WorkerConfig {
             housekeeping: Duration::from_secs(5),
             idle_wait: Duration::from_secs(10),
             reserve_batch: 1000,
+            reserve_depth: 2,
+            pace: crate::pace::Pace::default(),
         }
     }
 }
@@ -119,6 +126,9 @@ impl WorkerConfig {
         }
         if self.reserve_batch == 0 {
             return Err("reserve batch must be at least 1".into());
+        }
+        if self.reserve_depth == 0 {
+            return Err("reserve depth must be at least 1".into());
         }
         self.queues.selector().map_err(|e| e.to_string())?;
         Ok(())

@@ -12,17 +12,18 @@ use crate::housekeeper::Housekeeper;
 use crate::leases::LeaseTable;
 use crate::memory::Rss;
 use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weir_broker::registry::WorkerInfo;
-use weir_broker::{Broker, QueueName};
+use weir_broker::{Broker, QueueName, Reserved, Selector};
 
 /// Why a worker stopped. Each has its own process exit code, so a
 /// supervisor can restart the worker and log why.
@@ -143,7 +144,7 @@ impl Worker {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Outcome> {
         let Worker { broker, config, handlers, force_on } = self;
         config.validate().map_err(Error::Config)?;
-        let mut selector = config.queues.selector()?;
+        let selector = config.queues.selector()?;
         let queue_names: Vec<QueueName> = config.queues.names();
         let waiter = broker.waiter(&queue_names).await?;
         let id = ulid::Ulid::new().to_string().to_lowercase();
@@ -233,7 +234,7 @@ impl Worker {
         }
 
         let tracker = TaskTracker::new();
-        fetch_loop(&shared, &mut selector, &waiter, &tracker, reserve_lease).await;
+        fetch_loop(&shared, selector, &waiter, &tracker, reserve_lease).await;
         // A BLPOP may still be in flight on the waiter's connection; its QUIT
         // would queue behind it, so close it in the background.
         tokio::spawn(waiter.close());
@@ -299,34 +300,67 @@ impl Worker {
     }
 }
 
+/// A reserve call in flight: its selector, the slots it fills, when it was
+/// sent (the leases count from then), and what came back.
+type Batch = (Selector, Vec<OwnedSemaphorePermit>, Instant, weir_broker::Result<Vec<Reserved>>);
+
+/// Smallest batch worth a second reserve in flight.
+const MIN_PIPELINED_BATCH: usize = 32;
+
 /// Reserves jobs while there is capacity, waits on the doorbells while
 /// there is no work, and returns once the worker is told to stop.
+///
+/// With enough slots, `reserve_depth` (default two) reserve calls are in
+/// flight at once, each with a selector of its own, so Redis runs one while
+/// this process starts the jobs of another. A reserve never asks for more jobs than it has free
+/// slots for, so every reserved job starts at once.
 async fn fetch_loop(
     shared: &Arc<Shared>,
-    selector: &mut weir_broker::Selector,
+    selector: Selector,
     waiter: &weir_broker::Waiter,
     tracker: &TaskTracker,
     reserve_lease: Duration,
 ) {
     let config = &shared.config;
     let slots = Arc::new(Semaphore::new(config.concurrency));
+    let depth = if config.concurrency >= 2 * MIN_PIPELINED_BATCH { config.reserve_depth } else { 1 };
+    let batch_cap = config.reserve_batch.min(config.concurrency / depth).max(1);
+    let mut spare: Vec<Selector> = (0..depth).map(|_| selector.clone()).collect();
+    let mut inflight: FuturesUnordered<BoxFuture<'static, Batch>> = FuturesUnordered::new();
+    let mut asked_inflight = 0usize;
+    let mut ready: Vec<OwnedSemaphorePermit> = Vec::new();
+    let mut limited_until: Option<i64> = None;
     // After an empty reserve, the next reserve waits for a doorbell; every
     // few quiet waits it reserves anyway, as a safety net.
     let mut quiet_waits = 0u32;
     let mut idle = false;
     loop {
-        if idle {
+        if shared.stop.is_cancelled() {
+            // Jobs reserved by calls still in flight are not started: they
+            // are parked in the lease table and released at shutdown.
+            while let Some((_, permits, at, result)) = inflight.next().await {
+                if let Ok(jobs) = result {
+                    for job in jobs {
+                        shared.leases.insert(job.lease, at, reserve_lease, shared.force.child_token());
+                    }
+                }
+                drop(permits);
+            }
+            return;
+        }
+        if idle && inflight.is_empty() {
+            ready.clear();
             // A rate limit that held a queue back allows more at a known
             // time, and nothing rings then: wake at that time.
             let now = shared.broker.now_ms();
-            let limit_wait = match selector.limited_until() {
+            let limit_wait = match limited_until {
                 Some(t) if t > 0 => Some(Duration::from_millis((t - now).max(1) as u64)),
                 _ => None,
             };
             let wait = limit_wait.map_or(config.idle_wait, |d| d.min(config.idle_wait));
             let rang = tokio::select! {
                 r = waiter.wait(wait) => r,
-                _ = shared.stop.cancelled() => return,
+                _ = shared.stop.cancelled() => continue,
             };
             match rang {
                 Ok(Some(_)) => quiet_waits = 0,
@@ -341,64 +375,103 @@ async fn fetch_loop(
                     tracing::warn!(error = %e, "waiting for work failed; retrying in 1s");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shared.stop.cancelled() => return,
+                        _ = shared.stop.cancelled() => continue,
                     }
                 }
             }
+            idle = false;
         }
-        // A free slot first: never reserve a job that cannot start now.
-        let first = tokio::select! {
-            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
-            _ = shared.stop.cancelled() => return,
-        };
-        let mut permits = vec![first];
-        let mut cap = config.reserve_batch;
+
+        // How many more jobs may start (--max-jobs).
+        let mut cap = batch_cap;
         if let Some(max) = config.max_jobs {
-            let left = max.saturating_sub(shared.started.load(Ordering::Relaxed));
-            if left == 0 {
+            let left = max.saturating_sub(shared.started.load(Ordering::Relaxed) + asked_inflight as u64);
+            if left == 0 && inflight.is_empty() {
                 // Every allowed job has started; the last to finish stops the
                 // worker (or, if some were lost rather than finished, this does).
-                drop(permits);
+                ready.clear();
                 loop {
                     tokio::select! {
-                        _ = shared.stop.cancelled() => return,
+                        _ = shared.stop.cancelled() => break,
                         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                     }
                     if shared.running.load(Ordering::Relaxed) == 0 && shared.leases.len() == 0 {
                         shared.request_stop(StopReason::MaxJobs);
                     }
                 }
+                continue;
             }
             cap = cap.min(left as usize);
         }
-        while permits.len() < cap {
-            match slots.clone().try_acquire_owned() {
-                Ok(p) => permits.push(p),
-                Err(_) => break,
-            }
-        }
-        if shared.stop.is_cancelled() {
-            return;
-        }
-        let reserved_at = Instant::now();
-        let jobs = match shared.broker.reserve(selector, permits.len(), reserve_lease).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::warn!(error = %e, "reserve failed; retrying in 1s");
-                drop(permits);
+
+        // Launch a reserve when a selector is free and enough slots are: any
+        // slot for the first call, a worthwhile batch for the second.
+        if !idle && cap > 0 && !spare.is_empty() {
+            if inflight.is_empty() && ready.is_empty() {
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shared.stop.cancelled() => return,
+                    p = slots.clone().acquire_owned() => ready.push(p.expect("semaphore never closed")),
+                    _ = shared.stop.cancelled() => continue,
                 }
-                continue;
             }
-        };
-        idle = jobs.is_empty();
-        shared.started.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-        for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
-            let cancel = shared.force.child_token();
-            shared.leases.insert(job.lease.clone(), reserved_at, reserve_lease, cancel.clone());
-            tracker.spawn(crate::job::run(shared.clone(), job, cancel, permit));
+            while ready.len() < cap {
+                match slots.clone().try_acquire_owned() {
+                    Ok(p) => ready.push(p),
+                    Err(_) => break,
+                }
+            }
+            ready.truncate(cap);
+            let worthwhile = inflight.is_empty() || ready.len() >= (cap / 2).max(1);
+            if worthwhile && !ready.is_empty() {
+                let mut sel = spare.pop().expect("a spare selector");
+                let permits = std::mem::take(&mut ready);
+                let broker = shared.broker.clone();
+                asked_inflight += permits.len();
+                inflight.push(Box::pin(async move {
+                    let at = Instant::now();
+                    let result = broker.reserve(&mut sel, permits.len(), reserve_lease).await;
+                    (sel, permits, at, result)
+                }));
+            }
+        }
+
+        // Wait for a reserve to come back, or for enough free slots to send
+        // the second one, or for the stop.
+        let more = !idle && !spare.is_empty() && !inflight.is_empty() && cap > 0;
+        let want = (cap / 2).max(1).saturating_sub(ready.len()) as u32;
+        tokio::select! {
+            Some((sel, mut permits, at, result)) = inflight.next() => {
+                asked_inflight -= permits.len();
+                limited_until = sel.limited_until();
+                spare.push(sel);
+                match result {
+                    Ok(jobs) => {
+                        idle = jobs.is_empty();
+                        shared.started.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                        for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
+                            let cancel = shared.force.child_token();
+                            shared.leases.insert(job.lease.clone(), at, reserve_lease, cancel.clone());
+                            tracker.spawn(crate::job::run(shared.clone(), job, cancel, permit));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reserve failed; retrying in 1s");
+                        drop(permits);
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            _ = shared.stop.cancelled() => {}
+                        }
+                    }
+                }
+            }
+            p = slots.clone().acquire_many_owned(want), if more && want > 0 => {
+                // One permit per job, so each job frees its own slot.
+                let mut p = p.expect("semaphore never closed");
+                while p.num_permits() > 1 {
+                    ready.push(p.split(1).expect("more than one permit"));
+                }
+                ready.push(p);
+            }
+            _ = shared.stop.cancelled() => {}
         }
     }
 }
