@@ -11,6 +11,7 @@ mod broker_wake;
 mod cli_basic;
 mod demo;
 mod limits;
+mod limits_fleet;
 mod protocol;
 mod store_archive;
 mod store_history;

@@ -79,7 +79,10 @@ impl Broker {
                         candidate[i] = false;
                         selector.note_limit(until);
                     }
-                    Taken::Jobs { popped, remaining, limit } => {
+                    Taken::Jobs { popped, remaining, limit, next_due } => {
+                        if let Some(t) = next_due {
+                            selector.note_limit(t);
+                        }
                         if popped < count || remaining == 0 || limit.is_some() {
                             candidate[i] = false;
                         }
@@ -103,8 +106,9 @@ impl Broker {
             -2 => return Ok(Taken::Limited { until: hint }),
             _ => {}
         }
+        let next_due = reply::int("reserve", items.get(2).unwrap_or(&Value::Null))?;
         let mut popped = 0;
-        let mut rest = items.into_iter().skip(2);
+        let mut rest = items.into_iter().skip(3);
         while let (Some(id), Some(attempt), Some(env)) = (rest.next(), rest.next(), rest.next()) {
             popped += 1;
             let id = reply::string("reserve", id)?;
@@ -126,7 +130,12 @@ impl Broker {
         // Jobs the script buried itself (data missing) are not returned, so a
         // queue can come up short while it still has work: it then sits out
         // the rest of this call only.
-        Ok(Taken::Jobs { popped, remaining: head, limit: (hint >= 0).then_some(hint) })
+        Ok(Taken::Jobs {
+            popped,
+            remaining: head,
+            limit: (hint >= 0).then_some(hint),
+            next_due: (next_due > 0).then_some(next_due),
+        })
     }
 }
 
@@ -137,9 +146,11 @@ enum Taken {
         until: i64,
     },
     /// `limit`: a limit cut the batch short; more may be taken at that time.
+    /// `next_due`: when the queue's earliest delayed job comes due.
     Jobs {
         popped: usize,
         remaining: i64,
         limit: Option<i64>,
+        next_due: Option<i64>,
     },
 }

@@ -29,9 +29,11 @@ pub struct Selector {
 }
 
 impl Selector {
-    /// After a reserve: when a limit held some queue back, the earliest time
-    /// it may allow more (ms since the epoch; 0 = when a slot frees). None:
-    /// no limit held anything back.
+    /// After a reserve: the earliest time more work may become takeable
+    /// without a doorbell ringing: a limit allows more, or a delayed job
+    /// (retry, schedule, rate-key deferral) comes due, which the next
+    /// reserve promotes (ms since the epoch; 0 = when a concurrency slot
+    /// frees, which rings). None: nothing known.
     pub fn limited_until(&self) -> Option<i64> {
         self.limited_until
     }

@@ -140,6 +140,22 @@ impl WorkerBuilder {
         self
     }
 
+    /// Paces jobs of type `J` in this process (governor): at most `quota`.
+    /// Per process; fleet-wide limits are `weir limit` (docs/LIMITS.md).
+    pub fn rate_limit<J: Job>(mut self, quota: governor::Quota) -> Self {
+        self.config.pace.kind(J::KIND, quota);
+        self
+    }
+
+    /// Paces jobs of `queue` in this process.
+    pub fn queue_rate_limit(mut self, queue: impl Into<String>, quota: governor::Quota) -> Self {
+        match QueueName::new(queue.into()) {
+            Ok(q) => self.config.pace.queue(q, quota),
+            Err(e) => self.errors.push(e.to_string()),
+        }
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: WorkerConfig) -> Self {
         self.config = config;
@@ -160,13 +176,15 @@ impl WorkerBuilder {
     }
 
     /// Handles jobs of type `J` (decoded with the job's codec).
-    pub fn handle<J, F, Fut>(self, f: F) -> Self
+    ///
+    /// `.handle::<SendInvoice, _>(|job, ctx| async move { .. })`: the second
+    /// parameter is the handler's future.
+    pub fn handle<J, Fut>(self, f: impl Fn(J, JobContext) -> Fut + Send + Sync + 'static) -> Self
     where
         J: Job,
-        F: Fn(J, JobContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
-        self.handler(J::KIND, TypedFn::<J, F> { f, _job: std::marker::PhantomData })
+        self.handler(J::KIND, TypedFn { f, _job: std::marker::PhantomData::<fn() -> J> })
     }
 
     /// Handles jobs of `kind` from their raw envelope.

@@ -27,6 +27,22 @@ struct Fail {
     retry_after_ms: Option<u64>,
 }
 
+/// Prints `S <id> <attempt> <ms>` at its start and `E ...` at its end
+/// (ms since the epoch), sleeping `ms` between: tests read start and end
+/// times across processes to check limits.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Stamp {
+    ms: u64,
+}
+
+fn stamp(tag: &str, ctx: &JobContext) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{tag} {} {} {now}", ctx.id, ctx.attempt)?;
+    out.flush()
+}
+
 /// Fails its first `fail_times` attempts, then succeeds.
 #[derive(Deserialize)]
 struct Flaky {
@@ -77,6 +93,15 @@ pub(crate) fn all() -> Vec<(&'static str, SharedHandler)> {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{} {}", ctx.id, ctx.attempt)?;
                 out.flush()?;
+                Ok(())
+            }),
+        ),
+        (
+            "weir.stamp",
+            typed(|job: Stamp, ctx: JobContext| async move {
+                stamp("S", &ctx)?;
+                tokio::time::sleep(Duration::from_millis(job.ms)).await;
+                stamp("E", &ctx)?;
                 Ok(())
             }),
         ),

@@ -19,6 +19,12 @@ pub enum JobError {
     /// Do not retry: the job goes to the dead set now.
     #[error("{0}")]
     Fatal(String),
+    /// Back-pressure ("rate limited, retry after D", an HTTP 429 with
+    /// Retry-After, say): the job goes back to run after `after` without
+    /// using an attempt, and `hold` (its queue, or its rate key) is held for
+    /// that long across the whole fleet.
+    #[error("{message}")]
+    RateLimited { message: String, after: Duration, hold: weir_broker::Hold },
 }
 
 impl JobError {
@@ -32,6 +38,16 @@ impl JobError {
 
     pub fn fatal(message: impl std::fmt::Display) -> Self {
         JobError::Fatal(message.to_string())
+    }
+
+    /// Back-pressure that holds the job's whole queue for `after`, fleet-wide.
+    pub fn rate_limited(message: impl std::fmt::Display, after: Duration) -> Self {
+        JobError::RateLimited { message: message.to_string(), after, hold: weir_broker::Hold::Queue }
+    }
+
+    /// Back-pressure that holds only the jobs with this job's rate key.
+    pub fn rate_limited_key(message: impl std::fmt::Display, after: Duration) -> Self {
+        JobError::RateLimited { message: message.to_string(), after, hold: weir_broker::Hold::Key }
     }
 }
 

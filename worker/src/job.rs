@@ -49,6 +49,12 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
         let outcome = match shared.handlers.get(&kind) {
             None => Outcome::Failed(JobError::Fatal(format!("no handler for kind {kind}"))),
             Some(handler) => {
+                if !shared.config.pace.is_empty() {
+                    tokio::select! {
+                        _ = shared.config.pace.ready(&lease.queue, &kind) => {}
+                        _ = cancel.cancelled() => {}
+                    }
+                }
                 let ctx = JobContext::new(&envelope, lease.queue.clone(), lease.attempt, cancel.clone());
                 let call = AssertUnwindSafe(handler.call(envelope, ctx)).catch_unwind();
                 let stopped = || if shared.force.is_cancelled() { Outcome::Released } else { Outcome::Lost };
@@ -79,6 +85,11 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                 shared.acker.ack(lease, elapsed);
                 true
             }
+            Outcome::Failed(JobError::RateLimited { message, after, hold }) => {
+                shared.leases.remove(&lease);
+                snooze(&shared, &lease, &message, after, hold).await;
+                false
+            }
             Outcome::Failed(e) => {
                 shared.leases.remove(&lease);
                 fail(&shared, &lease, e, &backoff, max_attempts).await;
@@ -108,6 +119,21 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
     }
     .instrument(span)
     .await
+}
+
+/// Back-pressure: the job goes back without using an attempt and its queue
+/// (or rate key) is held until then, for the whole fleet.
+async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, hold: weir_broker::Hold) {
+    let until = shared.broker.now_ms() + after.as_millis() as i64;
+    match shared.broker.snooze(lease, until, hold).await {
+        Ok(true) => {
+            tracing::warn!(error = %message, retry_in = %format_duration(after), ?hold, "rate limited; holding");
+            shared.housekeeper.promote_at(&lease.queue, until);
+        }
+        Ok(false) => tracing::warn!(error = %message, "rate limited after its lease was lost"),
+        Err(e) => tracing::error!(error = %message, redis = %e,
+            "could not reschedule the rate-limited job; it runs again when its lease expires"),
+    }
 }
 
 async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_broker::Backoff, max_attempts: u32) {

@@ -13,7 +13,7 @@
 //! let outcome = Worker::builder(client)
 //!     .queues([("critical", 100), ("default", 10)])
 //!     .concurrency(16)
-//!     .handle::<SendInvoice, _, _>(|job, ctx| async move {
+//!     .handle::<SendInvoice, _>(|job, ctx| async move {
 //!         println!("invoice {} (attempt {})", job.id, ctx.attempt);
 //!         Ok::<_, JobError>(())
 //!     })
@@ -51,6 +51,7 @@ mod housekeeper;
 mod job;
 mod leases;
 mod memory;
+pub mod pace;
 pub mod retry;
 mod service;
 pub mod signal;
@@ -61,5 +62,7 @@ pub use builder::WorkerBuilder;
 pub use config::{Queues, WorkerConfig};
 pub use context::JobContext;
 pub use error::{Error, JobError, Result};
+pub use governor::Quota;
 pub use handler::Handler;
+pub use pace::Pace;
 pub use worker::{Outcome, StopReason, Worker};

@@ -6,14 +6,18 @@
 -- ARGV[6] number of rate-key rules, then 3 values per rule: Lua pattern, interval_ms, burst
 -- Returns {-1} when the queue is paused; {-2, wait_until_ms} when a limit
 -- allows nothing now (0: until a concurrency slot frees); else
--- {remaining_pending, limit_hint, id, attempt, envelope, ...} where
--- limit_hint is -1 when no limit cut the batch short.
+-- {remaining_pending, limit_hint, next_due, id, attempt, envelope, ...} where
+-- limit_hint is -1 when no limit cut the batch short, and next_due is the
+-- time the earliest delayed job comes due (-1: none), so an idle caller can
+-- come back then and this script promotes it.
 --
 -- A job whose data is missing or whose attempt count is damaged goes to the
 -- dead set here, so it never reaches a worker and never blocks the queue.
 -- A job over its rate key's limit goes back to `delayed` until its key's next
 -- allowed time, without using an attempt, and the scan moves on to the jobs
--- behind it.
+-- behind it; the earliest such time comes back as the limit hint, so the
+-- caller returns then. Due delayed jobs (retries, schedules, deferrals) are
+-- promoted here first, so a busy queue never waits for housekeeping.
 local pending, active, jobs, conf, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local dead, unique, stats, delayed, keyrate = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local now, count, lease_until = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -43,6 +47,12 @@ if interval then
 end
 local check_keys = c[7] ~= false and c[7] ~= nil
 
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+for i = 1, #due, 2 do
+  redis.call('ZADD', pending, due[i + 1], due[i])
+  redis.call('ZREM', delayed, due[i])
+end
+
 -- A rate key's verdict: nil when the job may run now, else the time it may.
 local function key_wait(rk)
   local hold = tonumber(redis.call('HGET', keyrate, 'hold:' .. rk) or '')
@@ -60,7 +70,7 @@ local function key_wait(rk)
   return nil
 end
 
-local out = { 0, hint }
+local out = { 0, hint, -1 }
 local reserved, scanned = 0, 0
 -- Jobs deferred by their keys do not fill the batch; look a bounded way further.
 local scan_limit = allowed * 4 + 16
@@ -87,6 +97,7 @@ while reserved < allowed and scanned < scan_limit do
       if wait_until then
         redis.call('ZADD', delayed, wait_until, id)
         redis.call('HINCRBY', stats, 'deferred', 1)
+        if hint == -1 or (hint > 0 and wait_until < hint) then hint = wait_until end
       else
         attempts = attempts + 1
         redis.call('HSET', jobs, id .. ':a', attempts)
@@ -104,6 +115,9 @@ if interval and reserved > 0 then
 end
 local remaining = redis.call('ZCARD', pending)
 out[1] = remaining
+out[2] = hint
+local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+if next_due[2] then out[3] = tonumber(next_due[2]) end
 -- Pass the baton: another idle worker may take what this batch left, unless
 -- a limit is what left it (waking workers then would only spin).
 if remaining > 0 and hint == -1 then wake_one(wake) end
