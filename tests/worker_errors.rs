@@ -68,7 +68,7 @@ async fn library_handlers_retry_after_or_give_up() {
     let worker = tokio::spawn(
         Worker::builder(client)
             .queues([("lib", 1)])
-            .handle::<Flaky, _, _>(move |job, ctx| {
+            .handle::<Flaky, _>(move |job, ctx| {
                 let c = c.clone();
                 async move {
                     c.fetch_add(1, Ordering::SeqCst);
@@ -79,7 +79,7 @@ async fn library_handlers_retry_after_or_give_up() {
                     Ok(())
                 }
             })
-            .handle::<Hopeless, _, _>(|_, _| async { Err(JobError::fatal("cannot ever work")) })
+            .handle::<Hopeless, _>(|_, _| async { Err(JobError::fatal("cannot ever work")) })
             .run_until(async {
                 let _ = stop_rx.await;
             }),

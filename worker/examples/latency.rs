@@ -34,7 +34,7 @@ async fn main() {
         Worker::builder(weir_client::Client::from_broker(worker_broker))
             .queues([("latency", 1)])
             .concurrency(4)
-            .handle::<Ping, _, _>(move |_, _| {
+            .handle::<Ping, _>(move |_, _| {
                 let at = Instant::now();
                 let tx = tx.clone();
                 async move {
