@@ -16,7 +16,7 @@
 //! # Ok(()) }
 //! ```
 pub use weir_broker as broker;
+pub use weir_client::{Backoff, BrokerConfig, Client, Codec, Enqueued, Error, Job, Options, QueueName, Result};
 pub use weir_store as store;
 pub use weir_supervisor as supervisor;
 pub use weir_worker as worker;
-pub use weir_client::{Backoff, BrokerConfig, Client, Codec, Enqueued, Error, Job, Options, QueueName, Result};
