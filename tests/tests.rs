@@ -19,6 +19,7 @@ mod store_outbox;
 mod store_perf;
 mod store_schema;
 mod store_support;
+mod store_worker;
 mod worker_errors;
 mod worker_kill;
 mod worker_limits;

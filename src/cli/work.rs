@@ -11,6 +11,11 @@ use weir_worker::{Worker, WorkerArgs};
 pub struct WorkArgs {
     #[command(flatten)]
     pub worker: WorkerArgs,
+    /// With a store, this worker also takes its turn (one process at a time
+    /// across the fleet) at archiving dead jobs, relaying the outbox and
+    /// sampling history (docs/STORE.md).
+    #[command(flatten)]
+    pub store: super::migrate::StoreArg,
 }
 
 pub async fn run(conn: &Conn, a: WorkArgs) -> anyhow::Result<ExitCode> {
@@ -22,12 +27,23 @@ pub async fn run(conn: &Conn, a: WorkArgs) -> anyhow::Result<ExitCode> {
         tracing::error!("panic: {info}");
     }));
     let broker = conn.connect().await?;
+    // The store's schema is checked before any job runs; never migrated here.
+    let services = match &a.store.database_url {
+        Some(_) => {
+            let store = a.store.connect().await?;
+            Some(weir_store::Services::start(&broker, &store, weir_store::ServicesConfig::default()))
+        }
+        None => None,
+    };
     let outcome = Worker::builder(weir::Client::from_broker(broker))
         .args(&a.worker)
         .builtins()
         .force_on(second)
         .run_until(first)
         .await
-        .context("worker failed")?;
-    Ok(ExitCode::from(outcome.exit_code()))
+        .context("worker failed");
+    if let Some(s) = services {
+        s.stop().await;
+    }
+    Ok(ExitCode::from(outcome?.exit_code()))
 }
