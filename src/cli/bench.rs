@@ -45,7 +45,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
     /// Concurrency of each `weir work` process in the drain workloads (b, d, e).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
 }
 

@@ -62,14 +62,7 @@ impl Worker {
 
     /// CPU time it has used so far (user + system), seconds.
     pub fn cpu_s(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        // Fields after the command name (which may hold spaces): state is
-        // field 3, utime and stime are fields 14 and 15, in clock ticks.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-        // USER_HZ is 100 on every Linux port that weir runs on.
-        Some(ticks / 100.0)
+        cpu_s(self.pid)
     }
 
     /// Fails with the worker's stderr if it has already exited.
@@ -127,4 +120,16 @@ fn read_memory(pid: u32) -> Option<Memory> {
         line.split_whitespace().nth(1)?.parse::<f64>().ok()
     };
     Some(Memory { rss_mb: kb("VmRSS:")? / 1024.0, peak_mb: kb("VmHWM:")? / 1024.0 })
+}
+
+/// CPU time process `pid` has used so far (user + system, all threads), seconds.
+pub fn cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field
+    // 3, utime and stime are fields 14 and 15, in clock ticks.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux port that weir runs on.
+    Some(ticks / 100.0)
 }

@@ -27,24 +27,40 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
     let mut out = Vec::new();
 
     let before = Usage::read(&broker).await?;
+    let cpu = own_cpu();
     let t = Instant::now();
     for _ in 0..n {
         client.enqueue(Noop {}).await.context("enqueue")?;
     }
     let secs = t.elapsed().as_secs_f64();
+    log_client("enqueue_single", n, secs, own_cpu() - cpu);
     let spent = Usage::read(&broker).await?.since(&before, 0);
     out.push(Figure::new("enqueue_single_jobs_per_s", n as f64 / secs, n, "clients=1,in_flight=1"));
     out.extend(cost("enqueue_single", &spent, n));
     super::server::purge(bench).await?;
 
     let before = Usage::read(&broker).await?;
+    let cpu = own_cpu();
     let t = Instant::now();
     bulk(&client, n, "bench").await?;
     let secs = t.elapsed().as_secs_f64();
+    log_client("enqueue_bulk", n, secs, own_cpu() - cpu);
     let spent = Usage::read(&broker).await?.since(&before, 0);
     out.push(Figure::new("enqueue_bulk_jobs_per_s", n as f64 / secs, n, format!("clients=1,batch={BULK}")));
     out.extend(cost("enqueue_bulk", &spent, n));
     Ok(out)
+}
+
+fn own_cpu() -> f64 {
+    super::child::cpu_s(std::process::id()).unwrap_or(0.0)
+}
+
+fn log_client(workload: &str, n: u64, secs: f64, cpu_s: f64) {
+    eprintln!(
+        "weir bench: {workload}: {n} jobs in {secs:.3} s ({:.1} us/job wall); client CPU {:.1} us/job",
+        secs * 1e6 / n as f64,
+        cpu_s * 1e6 / n as f64
+    );
 }
 
 /// Enqueues `n` no-op jobs to `queue` in batches of [`BULK`].
@@ -65,10 +81,12 @@ pub async fn bulk(client: &Client, n: u64, queue: &str) -> anyhow::Result<()> {
 /// and those sent by clients) and Redis CPU seconds.
 pub fn cost(workload: &str, spent: &Spent, n: u64) -> Vec<Figure> {
     eprintln!(
-        "weir bench: {workload}: Redis ran {:.2} commands/job ({:.3} script calls), {:.1} us CPU/job: {}",
+        "weir bench: {workload}: Redis ran {:.2} commands/job ({:.3} script calls), {:.1} us CPU/job \
+         ({:.1} of it in the kernel): {}",
         spent.all as f64 / n as f64,
         spent.script_calls as f64 / n as f64,
         spent.cpu_s * 1e6 / n as f64,
+        spent.cpu_sys_s * 1e6 / n as f64,
         spent.breakdown(n)
     );
     vec![

@@ -72,6 +72,8 @@ pub struct Usage {
     pub calls: HashMap<String, u64>,
     /// CPU time of the server process, user + system, seconds.
     pub cpu_s: f64,
+    /// The system (kernel: sockets, syscalls) part of `cpu_s`.
+    pub cpu_sys_s: f64,
 }
 
 /// Commands the bench itself sends to look at Redis; left out of the counts.
@@ -98,6 +100,7 @@ impl Usage {
             }
         }
         u.cpu_s = user + sys;
+        u.cpu_sys_s = sys;
         Ok(u)
     }
 
@@ -122,6 +125,7 @@ impl Usage {
             all: by_command.iter().map(|(_, n)| n).sum(),
             script_calls: SCRIPT_CALLS.iter().map(|n| delta(n)).sum(),
             cpu_s: (self.cpu_s - before.cpu_s).max(0.0),
+            cpu_sys_s: (self.cpu_sys_s - before.cpu_sys_s).max(0.0),
             by_command,
         }
     }
@@ -138,6 +142,7 @@ pub struct Spent {
     /// commands sent by clients cannot be told apart otherwise.
     pub script_calls: u64,
     pub cpu_s: f64,
+    pub cpu_sys_s: f64,
     /// Calls per command, most first.
     pub by_command: Vec<(String, u64)>,
 }
