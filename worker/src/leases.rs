@@ -76,3 +76,36 @@ impl LeaseTable {
         self.held.lock().expect("lease table").drain().map(|(l, _)| l).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_broker::QueueName;
+
+    fn lease(id: &str) -> Lease {
+        Lease { queue: QueueName::new("q").unwrap(), id: id.into(), attempt: 1 }
+    }
+
+    // Times are passed in, so the test moves its own clock.
+    #[test]
+    fn a_lease_is_due_once_a_third_is_used_and_a_lost_one_cancels_its_job() {
+        let table = LeaseTable::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let cancel = CancellationToken::new();
+        table.insert(lease("a"), t0, Duration::from_secs(3), cancel.clone());
+        table.insert(lease("b"), t0, Duration::from_secs(30), CancellationToken::new());
+        assert!(table.due(at(900)).is_empty());
+        let due = table.due(at(1100));
+        assert_eq!(due.get(&Duration::from_secs(3)), Some(&vec![lease("a")]));
+        assert_eq!(due.len(), 1, "the 30 s lease is not due yet");
+        // Renewed: not due again until another third has passed.
+        table.extended(&[lease("a")], &[true], at(1100), Duration::from_secs(3));
+        assert!(table.due(at(2000)).is_empty());
+        assert_eq!(table.due(at(2300)).len(), 1);
+        // Lost: removed, and its job is told to stop.
+        table.extended(&[lease("a")], &[false], at(2300), Duration::from_secs(3));
+        assert!(cancel.is_cancelled());
+        assert_eq!(table.take_all(), vec![lease("b")]);
+    }
+}
