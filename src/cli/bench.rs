@@ -163,7 +163,7 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
         plan.push(("e", |b| Box::pin(drain::rss_growth(b))));
     }
 
-    let result = async {
+    let workloads = async {
         for (name, workload) in plan {
             let mut runs: Vec<Vec<Figure>> = Vec::new();
             for i in 0..a.runs {
@@ -177,8 +177,13 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         }
         anyhow::Ok(())
-    }
-    .await;
+    };
+    // On Ctrl-C or SIGTERM the workloads are dropped, and with them the
+    // `weir work` children (killed on drop) and the private server.
+    let result = tokio::select! {
+        r = workloads => r,
+        s = interrupted() => Err(anyhow::anyhow!("interrupted by {s}")),
+    };
     if private.is_none() {
         // On a shared server, leave nothing behind.
         if let Err(e) = server::purge(&bench).await {
@@ -188,6 +193,18 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
     drop(private);
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on the first SIGINT or SIGTERM, naming it.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
 }
 
 /// Whether `--redis` was given on the command line (not from the

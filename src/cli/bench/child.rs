@@ -111,6 +111,9 @@ pub struct Memory {
     pub rss_mb: f64,
     /// VmHWM: the most it has been resident.
     pub peak_mb: f64,
+    /// RssAnon: the resident heap and stacks (the rest of VmRSS is mapped
+    /// files, mostly the executable's code).
+    pub anon_mb: f64,
 }
 
 fn read_memory(pid: u32) -> Option<Memory> {
@@ -119,7 +122,11 @@ fn read_memory(pid: u32) -> Option<Memory> {
         let line = status.lines().find(|l| l.starts_with(field))?;
         line.split_whitespace().nth(1)?.parse::<f64>().ok()
     };
-    Some(Memory { rss_mb: kb("VmRSS:")? / 1024.0, peak_mb: kb("VmHWM:")? / 1024.0 })
+    Some(Memory {
+        rss_mb: kb("VmRSS:")? / 1024.0,
+        peak_mb: kb("VmHWM:")? / 1024.0,
+        anon_mb: kb("RssAnon:").unwrap_or(0.0) / 1024.0,
+    })
 }
 
 /// CPU time process `pid` has used so far (user + system, all threads), seconds.

@@ -71,7 +71,15 @@ async fn drain(bench: &Bench, processes: usize) -> anyhow::Result<Vec<Figure>> {
         tokio::time::sleep(POLL).await;
     };
     let first = first.expect("processed went up");
-    let peak_mb = workers.iter().filter_map(|w| w.memory()).map(|m| m.peak_mb).fold(0.0, f64::max);
+    let memory: Vec<_> = workers.iter().filter_map(|w| w.memory()).collect();
+    let peak_mb = memory.iter().map(|m| m.peak_mb).fold(0.0, f64::max);
+    for m in &memory {
+        eprintln!(
+            "weir bench: drain_{processes}proc: worker memory peak {:.2} MiB; at the end {:.2} MiB resident, \
+             {:.2} MiB of it heap and stacks (the rest mapped code)",
+            m.peak_mb, m.rss_mb, m.anon_mb
+        );
+    }
     let worker_cpu_s: f64 = workers.iter().filter_map(|w| w.cpu_s()).sum();
     for w in workers {
         w.stop(0, Duration::from_secs(60)).await?;
@@ -151,8 +159,9 @@ pub async fn rss_growth(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
     verify(&broker, &queue, total).await?;
     let (Some(a), Some(b)) = (at_early, at_total) else { bail!("could not read the worker's memory from /proc") };
     eprintln!(
-        "weir bench: worker resident memory {:.2} MiB after {early} jobs, {:.2} MiB after {total} (peak {:.2})",
-        a.rss_mb, b.rss_mb, b.peak_mb
+        "weir bench: worker resident memory {:.2} MiB after {early} jobs, {:.2} MiB after {total} (peak {:.2}); \
+         heap and stacks {:.2} then {:.2} MiB",
+        a.rss_mb, b.rss_mb, b.peak_mb, a.anon_mb, b.anon_mb
     );
     Ok(vec![Figure::new(
         "worker_rss_growth_mb",
