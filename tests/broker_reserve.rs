@@ -156,3 +156,35 @@ async fn damaged_job_data_goes_to_dead_and_never_blocks_the_queue() {
     let s = b.stats(&q("d")).await.unwrap();
     assert_eq!((s.pending, s.active, s.dead), (0, 2, 5));
 }
+
+#[tokio::test]
+async fn a_queue_with_wrong_typed_keys_is_skipped_and_loses_nothing() {
+    let b = util::broker("wrongtype").await;
+    fill(&b, "good", 5).await;
+    fill(&b, "bad", 5).await;
+    // Someone overwrote the bad queue's jobs hash with a string.
+    use fred::interfaces::KeysInterface;
+    let jobs_key = b.keys(&q("bad")).jobs.clone();
+    let saved: std::collections::HashMap<String, String> = {
+        use fred::interfaces::HashesInterface;
+        b.redis().hgetall(&jobs_key).await.unwrap()
+    };
+    b.redis().del::<(), _>(&jobs_key).await.unwrap();
+    b.redis().set::<(), _, _>(&jobs_key, "oops", None, None, false).await.unwrap();
+    let mut sel = Selector::weighted([(q("bad"), 10), (q("good"), 1)]).unwrap();
+    let got = b.reserve(&mut sel, 10, LEASE).await.unwrap();
+    assert_eq!(got.len(), 5, "the good queue is still served");
+    assert!(got.iter().all(|j| j.lease.queue.as_str() == "good"));
+    assert_eq!(b.stats(&q("bad")).await.unwrap().pending, 5, "the bad queue's ids were not popped");
+    // With only the bad queue, the caller hears why.
+    let mut only_bad = Selector::strict([q("bad")]).unwrap();
+    let err = b.reserve(&mut only_bad, 10, LEASE).await.unwrap_err();
+    assert!(err.to_string().contains("WRONGTYPE"), "{err}");
+    // Repaired, it works again.
+    b.redis().del::<(), _>(&jobs_key).await.unwrap();
+    {
+        use fred::interfaces::HashesInterface;
+        b.redis().hset::<(), _, _>(&jobs_key, saved).await.unwrap();
+    }
+    assert_eq!(b.reserve(&mut only_bad, 10, LEASE).await.unwrap().len(), 5);
+}

@@ -162,3 +162,28 @@ async fn bad_limits_are_refused_and_store_nothing() {
     assert_eq!(b.limits(&q("x")).await.unwrap(), Default::default());
     assert!(b.key_rules().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn stale_rate_key_state_is_swept_by_housekeeping() {
+    let (cfg, clock) = clocked("keyrate-sweep");
+    let b = util::broker_with(cfg).await;
+    b.set_key_rule("user:*", "1/s".parse().unwrap(), 1).await.unwrap();
+    let jobs = (0..300).map(|i| {
+        let mut j = job("s", "k", "1");
+        j.rate_key = Some(format!("user:{i}"));
+        j
+    });
+    b.enqueue_many(jobs).await.unwrap();
+    let mut sel = Selector::strict([q("s")]).unwrap();
+    assert_eq!(b.reserve(&mut sel, 300, LEASE).await.unwrap().len(), 300);
+    let keyrate = b.keys(&q("s")).keyrate.clone();
+    use fred::interfaces::HashesInterface;
+    let entries: u64 = b.redis().hlen(&keyrate).await.unwrap();
+    assert_eq!(entries, 300);
+    clock.advance(Duration::from_secs(5));
+    for _ in 0..10 {
+        b.promote(&q("s")).await.unwrap();
+    }
+    let entries: u64 = b.redis().hlen(&keyrate).await.unwrap();
+    assert_eq!(entries, 0, "entries whose time has passed are gone");
+}

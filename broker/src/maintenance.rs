@@ -24,7 +24,7 @@ impl Broker {
         let k = self.keys(queue);
         let mut moved = 0;
         loop {
-            let keys = vec![k.delayed.clone(), k.pending.clone(), k.wake.clone()];
+            let keys = vec![k.delayed.clone(), k.pending.clone(), k.wake.clone(), k.keyrate.clone(), k.conf.clone()];
             let args: Vec<Value> = vec![self.now_ms().into(), STEP.into()];
             let r = reply::array("promote", self.eval(&self.inner.scripts.promote, keys, args).await?)?;
             moved += reply::int("promote", r.first().unwrap_or(&Value::Null))? as u64;

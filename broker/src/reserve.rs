@@ -37,6 +37,8 @@ impl Broker {
         let n_queues = selector.queues().len();
         let mut candidate = vec![true; n_queues];
         let rules = self.rule_args().await?;
+        let mut failure = None;
+        let mut failed = 0;
         selector.limited_until = None;
         while out.len() < max && candidate.iter().any(|c| *c) {
             let plan = selector.plan(max - out.len(), &candidate);
@@ -72,7 +74,19 @@ impl Broker {
             let replies = self.eval_many(calls).await?;
             for ((i, count), reply) in asked.into_iter().zip(replies) {
                 let queue = selector.queues()[i].clone();
-                let got = self.take_reply(&queue, reply?, &mut out).await?;
+                // One queue's damaged keys must not stop the others: skip it
+                // for this call, and fail the call only if nothing else worked.
+                let reply = match reply {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(queue = %queue, error = %e, "cannot reserve from this queue");
+                        candidate[i] = false;
+                        failed += 1;
+                        failure.get_or_insert(e);
+                        continue;
+                    }
+                };
+                let got = self.take_reply(&queue, reply, &mut out).await?;
                 match got {
                     Taken::Paused => candidate[i] = false,
                     Taken::Limited { until } => {
@@ -93,7 +107,11 @@ impl Broker {
                 }
             }
         }
-        Ok(out)
+        match failure {
+            // Every queue failed: the caller should hear of it (and back off).
+            Some(e) if failed == n_queues => Err(e),
+            _ => Ok(out),
+        }
     }
 
     /// Reads one queue's reserve reply into `out`, burying damaged envelopes.

@@ -35,11 +35,23 @@ pub struct Conn {
     /// Key prefix, so several apps can share one Redis.
     #[arg(long, global = true, env = "WEIR_PREFIX", default_value = "weir")]
     pub prefix: String,
+    /// Dead jobs kept in Redis per queue, newest first (0: no bound). With a
+    /// store, the archiver moves them out anyway.
+    #[arg(long, global = true, env = "WEIR_DEAD_MAX_LEN", default_value_t = 10_000)]
+    pub dead_max_len: u64,
+    /// Dead jobs older than this are dropped from Redis (0s: kept).
+    #[arg(long, global = true, env = "WEIR_DEAD_MAX_AGE", default_value = "30d", value_parser = parse_duration_flag)]
+    pub dead_max_age: std::time::Duration,
 }
 
 impl Conn {
     pub fn broker_config(&self) -> BrokerConfig {
-        BrokerConfig { prefix: self.prefix.clone(), ..BrokerConfig::default() }
+        BrokerConfig {
+            prefix: self.prefix.clone(),
+            dead_max_len: self.dead_max_len,
+            dead_max_age: self.dead_max_age,
+            ..BrokerConfig::default()
+        }
     }
 
     pub async fn connect(&self) -> anyhow::Result<Broker> {

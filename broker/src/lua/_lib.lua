@@ -81,6 +81,19 @@ local function slot_freed(conf, pending, wake)
   end
 end
 
+-- Refuses to run on keys of the wrong type (hand-edited, or another app's
+-- keys under our prefix) before anything is written: a script that failed
+-- half-way would keep its earlier writes and could drop jobs.
+local function check_types(expected)
+  for key, kind in pairs(expected) do
+    local t = redis.call('TYPE', key)['ok']
+    if t ~= kind and t ~= 'none' then
+      return redis.error_reply('WRONGTYPE weir key ' .. key .. ' holds a ' .. t .. ', expected a ' .. kind)
+    end
+  end
+  return nil
+end
+
 local function wake_one(wake)
   if redis.call('LLEN', wake) == 0 then
     redis.call('RPUSH', wake, '1')

@@ -24,6 +24,9 @@ local now, count, lease_until = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(A
 local dead_len, dead_age = tonumber(ARGV[4]), tonumber(ARGV[5])
 local nrules = tonumber(ARGV[6])
 
+local bad = check_types({ [pending] = 'zset', [active] = 'zset', [delayed] = 'zset', [jobs] = 'hash', [conf] = 'hash', [keyrate] = 'hash' })
+if bad then return bad end
+
 local c = redis.call('HMGET', conf, 'paused', 'held_until', 'concurrency', 'rate_interval', 'rate_burst', 'rate_tat', 'rate_keys')
 if c[1] then return { -1 } end
 local held = tonumber(c[2] or '')
