@@ -240,7 +240,9 @@ impl Worker {
         tokio::spawn(waiter.close());
 
         // Shutdown order:
-        // 1. The fetch loop has stopped reserving; every reserved job has its task.
+        // 1. The fetch loop has stopped reserving; every reserved job has its
+        //    task, or (reserved by a call still in flight at the stop) is parked
+        //    in the lease table.
         // 2. Wait for running jobs: up to the grace time after a signal or a
         //    drain request, until they end (their timeouts bound them) after a
         //    limit; a force signal cuts the wait short.
