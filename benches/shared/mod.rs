@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -56,11 +57,22 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        // The watcher loop stops the server within half a second of our exit;
-        // stopping the shell here lets it go at once.
+        // Stop the server itself (killing the watcher shell would orphan it);
+        // the watcher sees it gone within half a second and exits.
         if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
+            if let Some(addr) = self.url.strip_prefix("redis://")
+                && let Ok(mut s) = TcpStream::connect(addr)
+            {
+                let _ = s.write_all(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n");
+                let _ = s.read(&mut [0u8; 64]);
+            }
+            // Bounded: a server that never answered is left to the watcher.
+            for _ in 0..40 {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use anyhow::{Context, bail};
 use fred::interfaces::{ClientLike, KeysInterface};
 use fred::types::{InfoKind, Value};
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,14 +55,20 @@ impl PrivateRedis {
 
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
-        // Stop the server now rather than at the watcher's next look.
-        let _ = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.watcher.kill();
-        let _ = self.watcher.wait();
+        // Stop the server itself (killing the watcher shell would orphan
+        // it); the watcher sees it gone within half a second and exits.
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.write_all(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n");
+            let _ = s.read(&mut [0u8; 64]);
+        }
+        // Bounded: a server that never answered is left to the watcher.
+        for _ in 0..40 {
+            if !matches!(self.watcher.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
