@@ -244,3 +244,37 @@ fn print_figure(f: &Figure) -> anyhow::Result<()> {
     out.flush()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_as_integers_when_whole() {
+        assert_eq!(serde_json::to_string(&number(123456.0)).unwrap(), "123456");
+        assert_eq!(serde_json::to_string(&number(0.46649)).unwrap(), "0.466");
+    }
+
+    #[test]
+    fn figures_print_in_the_issue_format() {
+        let f = Figure::new("process_throughput_jobs_per_s", 123456.0, 100000, "concurrency=64,batch=128");
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"peer":"weir","metric":"process_throughput_jobs_per_s","value":123456,"n":100000,"config":"concurrency=64,batch=128"}"#
+        );
+        let f = Figure::new("priority_share_pct", 52.63, 20000, "x").queue("critical");
+        assert!(serde_json::to_string(&f).unwrap().contains(r#""queue":"critical","value":52.63"#));
+    }
+
+    #[test]
+    fn medians_per_figure_over_runs() {
+        let run = |v: f64| vec![Figure::new("m", v, 1, "c"), Figure::new("m", v * 10.0, 1, "d")];
+        let out = medians(vec![run(3.0), run(1.0), run(2.0)], 3);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].value(), 2.0);
+        assert_eq!(out[1].value(), 20.0);
+        assert_eq!(out[0].config, "c,median_of=3");
+        let single = medians(vec![run(5.0)], 1);
+        assert_eq!(single[0].config, "c");
+    }
+}
