@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Concurrency of each `weir work` process in the drain workloads (b, d, e).
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
+    /// Drain (b) a queue that has a fleet-wide rate limit and concurrency cap
+    /// set high enough never to bind, to measure what the checks cost Redis.
+    #[arg(long)]
+    pub limits: bool,
 }
 
 /// One figure, printed as one JSON line.
@@ -93,6 +97,8 @@ pub struct Bench {
     pub prefix: String,
     pub scale: f64,
     pub concurrency: usize,
+    /// See `BenchArgs::limits`.
+    pub limits: bool,
 }
 
 impl Bench {
@@ -132,6 +138,7 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
         prefix: format!("weirbench-{}-{}", std::process::id(), weir::broker::SystemClock.now_ms()),
         scale: a.scale,
         concurrency: a.concurrency,
+        limits: a.limits,
     };
     eprintln!(
         "weir bench: Redis {} ({}), prefix {}, scale {}, {} run(s) per workload",

@@ -36,7 +36,13 @@ async fn drain(bench: &Bench, processes: usize) -> anyhow::Result<Vec<Figure>> {
     let queue = QueueName::new("bench")?;
     let n = bench.scaled(100_000);
     bulk(&Client::from_broker(broker.clone()), n, queue.as_str()).await?;
-    let config = format!("processes={processes},concurrency={}", bench.concurrency);
+    let mut config = format!("processes={processes},concurrency={}", bench.concurrency);
+    if bench.limits {
+        // Limits that never bind: what remains is the cost of checking them.
+        broker.set_rate_limit(&queue, "10000000/s".parse()?, 1_000_000).await?;
+        broker.set_concurrency(&queue, 1_000_000).await?;
+        config.push_str(",limits=rate+concurrency");
+    }
 
     let before = Usage::read(&broker).await?;
     let mut workers =
