@@ -187,3 +187,29 @@ async fn stale_rate_key_state_is_swept_by_housekeeping() {
     let entries: u64 = b.redis().hlen(&keyrate).await.unwrap();
     assert_eq!(entries, 0, "entries whose time has passed are gone");
 }
+
+#[test]
+fn stats_show_limits_and_the_jobs_waiting_on_them() {
+    let prefix = util::prefix("limits-stats");
+    util::run_ok(util::weir(&prefix).args(["enqueue", "--queue", "pay", "--kind", "k", "--json", "{}"]));
+    util::run_ok(util::weir(&prefix).args([
+        "limit",
+        "set",
+        "pay",
+        "--concurrency",
+        "4",
+        "--rate",
+        "5/s",
+        "--burst",
+        "2",
+    ]));
+    util::run_ok(util::weir(&prefix).args(["limit", "set", "other", "--concurrency", "1"]));
+    let table = util::run_ok(util::weir(&prefix).arg("stats"));
+    let line = table.lines().find(|l| l.starts_with("pay")).unwrap();
+    assert!(line.contains("rate 5/s burst 2, concurrency 4"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&util::run_ok(util::weir(&prefix).args(["stats", "--json"]))).unwrap();
+    assert_eq!(json["pay"]["limits"]["concurrency"], 4);
+    assert_eq!(json["pay"]["limits"]["rate"], "5/s");
+    assert_eq!(json["pay"]["waiting_on_limits"], 0, "nothing is held back yet");
+}

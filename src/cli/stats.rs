@@ -39,14 +39,14 @@ pub async fn run(conn: &Conn, a: StatsArgs) -> anyhow::Result<ExitCode> {
 
 fn print_table(all: &BTreeMap<String, QueueStats>) {
     println!(
-        "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>10}",
+        "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>10}  LIMITS (WAITING ON THEM)",
         "QUEUE", "PENDING", "DELAYED", "ACTIVE", "DEAD", "PROCESSED", "FAILED", "OLDEST"
     );
     for (q, s) in all {
         let oldest = s.oldest_pending_ms.map(|ms| weir::broker::format_duration(std::time::Duration::from_millis(ms)));
         let name = if s.paused { format!("{q} (paused)") } else { q.clone() };
         println!(
-            "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>10}",
+            "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>10}  {}",
             name,
             s.pending,
             s.delayed,
@@ -54,9 +54,30 @@ fn print_table(all: &BTreeMap<String, QueueStats>) {
             s.dead,
             s.processed,
             s.failed,
-            oldest.as_deref().unwrap_or("-")
+            oldest.as_deref().unwrap_or("-"),
+            limits_cell(s)
         );
     }
+}
+
+/// `rate 50/s burst 10, concurrency 4, held (12 waiting)`, or `-`.
+fn limits_cell(s: &QueueStats) -> String {
+    let mut parts = Vec::new();
+    if let Some(l) = &s.limits {
+        if let Some(rate) = &l.rate {
+            parts.push(format!("rate {rate} burst {}", l.burst.unwrap_or(1)));
+        }
+        if let Some(c) = l.concurrency {
+            parts.push(format!("concurrency {c}"));
+        }
+        if l.held_until.is_some() {
+            parts.push("held".into());
+        }
+    }
+    if parts.is_empty() {
+        return "-".into();
+    }
+    format!("{} ({} waiting, {} deferred by key)", parts.join(", "), s.waiting_on_limits, s.deferred_by_key)
 }
 
 /// `--history`: the store's per-minute counts since `window` ago, oldest first.
