@@ -13,6 +13,8 @@
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
 //!   [`admin`] (pause, resume, delete, stats), [`wait`] (idle wake-up).
+//! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits.
+//! - [`service`]: the start/stop background loop the worker and the store build on.
 //!
 //! # Job states
 //! `pending` → (reserve) → `active` → (ack) → done (deleted)
@@ -38,6 +40,7 @@ mod reply;
 pub mod reserve;
 pub mod scripts;
 pub mod select;
+pub mod service;
 pub mod wait;
 
 pub use admin::{JobInfo, JobState, QueueStats};

@@ -11,10 +11,10 @@
 use crate::archive::DeadRecord;
 use crate::error::Result;
 use crate::lock::FleetLock;
-use crate::service::{Service, pause};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
+use weir_broker::service::{Service, pause};
 use weir_broker::{Broker, JobState, QueueName};
 
 /// Archiver settings. Defaults are documented per field.

@@ -12,12 +12,12 @@
 //! One sampler per interval across the fleet: the holder of `P:lock:history`.
 use crate::error::Result;
 use crate::lock::FleetLock;
-use crate::service::{Service, pause};
 use crate::store::{Store, on_pool};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use weir_broker::Broker;
+use weir_broker::service::{Service, pause};
 
 const MINUTE_MS: i64 = 60_000;
 

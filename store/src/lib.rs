@@ -29,7 +29,6 @@ pub mod lock;
 pub mod outbox;
 pub mod relay;
 pub mod schema;
-mod service;
 pub mod services;
 pub mod store;
 

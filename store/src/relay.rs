@@ -16,11 +16,11 @@ use crate::archive::DeadRecord;
 use crate::error::Result;
 use crate::lock::FleetLock;
 use crate::outbox::OutboxRow;
-use crate::service::{Service, pause};
 use crate::store::{Backend, Pool, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use weir_broker::service::{Service, pause};
 use weir_broker::{AttemptError, Broker, NewJob};
 
 /// Relay settings. Defaults are documented per field.

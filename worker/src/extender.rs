@@ -3,11 +3,11 @@
 //! started) job is never handed to a second worker. A lease found lost
 //! cancels its job.
 use crate::leases::LeaseTable;
-use crate::service::Service;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use weir_broker::Broker;
+use weir_broker::service::Service;
 
 #[derive(Debug, Default)]
 pub(crate) struct Extender {

@@ -1,11 +1,11 @@
 //! The heartbeat: keeps this worker's registry record alive (it expires
 //! after three intervals, so a killed worker disappears on its own) and
 //! picks up drain requests.
-use crate::service::Service;
 use std::sync::Arc;
 use std::time::Duration;
 use weir_broker::Broker;
 use weir_broker::registry::WorkerInfo;
+use weir_broker::service::Service;
 
 #[derive(Debug, Default)]
 pub(crate) struct Heartbeat {

@@ -6,13 +6,13 @@
 //! queue per interval whatever its size. On top of the passes, a worker that
 //! schedules a retry promotes that queue itself when the retry is due, so
 //! short backoffs are not stretched to the interval.
-use crate::service::Service;
 use fred::interfaces::KeysInterface;
 use fred::types::{Expiration, SetOptions};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
+use weir_broker::service::Service;
 use weir_broker::{Broker, QueueName, keys};
 
 /// Retries due within this window share one promote call.

@@ -53,7 +53,6 @@ mod leases;
 mod memory;
 pub mod pace;
 pub mod retry;
-mod service;
 pub mod signal;
 pub mod worker;
 

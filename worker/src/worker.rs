@@ -129,15 +129,6 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 impl Worker {
     /// Runs until `shutdown` resolves (then drains gracefully) or a limit or
     /// drain request stops it.
@@ -180,7 +171,7 @@ impl Worker {
         {
             let s = shared.clone();
             let id = id.clone();
-            let host = host();
+            let host = weir_broker::registry::host_name();
             let (queues, mode) = match &config.queues {
                 Queues::Weighted(q) => (q.iter().map(|(n, w)| (n.to_string(), *w)).collect(), "weighted"),
                 Queues::Strict(q) => (q.iter().map(|n| (n.to_string(), 1)).collect(), "strict"),

@@ -6,7 +6,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Default)]
-pub(crate) struct Service {
+pub struct Service {
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -24,11 +24,20 @@ impl Service {
         }
     }
 
+    /// Fires the token and waits for the loop to return.
     pub async fn stop(&self) {
         self.stop.cancel();
         let task = self.task.lock().expect("service").take();
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+}
+
+/// Sleeps for `d` unless `stop` fires first. False when stopped.
+pub async fn pause(stop: &CancellationToken, d: std::time::Duration) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
     }
 }
