@@ -267,3 +267,32 @@ async fn dry_run_prints_the_decision_and_acts_on_nothing() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--min 5 is above --max 2"));
 }
+
+#[tokio::test]
+async fn scale_cmd_gets_the_desired_count_instead_of_spawning() {
+    let prefix = util::prefix("autoscale-scale-cmd");
+    let b = util::broker_with(util::config(&prefix)).await;
+    enqueue_sleepers(&b, "default", 10_000, 100).await;
+    let out = std::env::temp_dir().join(format!("{prefix}.scale"));
+    // `CMD DESIRED` runs through sh: the count arrives as the last argument,
+    // and in WEIR_DESIRED beside WEIR_CURRENT.
+    let cmd =
+        format!("printf '%s %s' \"$WEIR_CURRENT\" \"$WEIR_DESIRED\" > {f}; printf ' %s' >> {f}", f = out.display());
+    util::run_ok(util::weir(&prefix).args([
+        "autoscale",
+        "--once",
+        "--queues",
+        "default",
+        "--max",
+        "7",
+        "--clear-within",
+        "5s",
+        "--scale-cmd",
+        &cmd,
+    ]));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(written, "0 7 7", "current 0, desired 7 (the backlog wants more than --max)");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(live_workers(&b).await, 0, "nothing was spawned");
+}
