@@ -57,6 +57,12 @@ pub fn key_rules(prefix: &str) -> String {
     format!("{prefix}:limits:keys")
 }
 
+/// LIST of the autoscaler's decisions as JSON, newest first, at most 500:
+/// `{prefix}:autoscale:history`.
+pub fn autoscale_history(prefix: &str) -> String {
+    format!("{prefix}:autoscale:history")
+}
+
 /// SET of every queue name that has ever been enqueued to (stats and the
 /// dashboard list queues from it): `{prefix}:queues`.
 pub fn queues_set(prefix: &str) -> String {

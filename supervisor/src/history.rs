@@ -25,9 +25,9 @@ pub struct Entry {
     pub mode: String,
 }
 
-/// LIST of JSON entries, newest first: `{prefix}:autoscale:history`.
+/// LIST of JSON entries, newest first (docs/REDIS.md).
 pub fn key(prefix: &str) -> String {
-    format!("{prefix}:autoscale:history")
+    weir_broker::keys::autoscale_history(prefix)
 }
 
 pub async fn record(broker: &Broker, entry: &Entry) -> Result<()> {
