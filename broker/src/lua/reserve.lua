@@ -78,9 +78,12 @@ local reserved, scanned = 0, 0
 -- Jobs deferred by their keys do not fill the batch; look a bounded way further.
 local scan_limit = allowed * 4 + 16
 while reserved < allowed and scanned < scan_limit do
-  local popped = redis.call('ZPOPMIN', pending, allowed - reserved)
+  -- ZRANGE + ZREMRANGEBYRANK rather than ZPOPMIN: the same jobs, without
+  -- formatting every score as a float reply (a measurable share of Redis CPU).
+  local popped = redis.call('ZRANGE', pending, 0, allowed - reserved - 1)
   if #popped == 0 then break end
-  for i = 1, #popped, 2 do
+  redis.call('ZREMRANGEBYRANK', pending, 0, #popped - 1)
+  for i = 1, #popped do
     local id = popped[i]
     scanned = scanned + 1
     local env = redis.call('HGET', jobs, id)
@@ -104,7 +107,8 @@ while reserved < allowed and scanned < scan_limit do
       else
         attempts = attempts + 1
         redis.call('HSET', jobs, id .. ':a', attempts)
-        redis.call('ZADD', active, lease_until, id)
+        -- ARGV[3] as sent: a string Redis parses, not a Lua number to format.
+        redis.call('ZADD', active, ARGV[3], id)
         reserved = reserved + 1
         out[#out + 1] = id
         out[#out + 1] = attempts
