@@ -55,7 +55,7 @@ async fn an_idle_worker_sends_at_most_one_command_per_second() {
     // (counted under their own names) or are this test's probes.
     let sent_by_client = ["evalsha", "blpop", "hgetall"];
     let script_internal =
-        ["type", "zpopmin", "zcard", "zrange", "zrangebyscore", "hexists", "hget", "hmget", "llen", "rpush"];
+        ["type", "zremrangebyrank", "zcard", "zrange", "zrangebyscore", "hexists", "hget", "hmget", "llen", "rpush"];
     let probes = ["info", "config|resetstat"];
     for (name, _) in &table {
         let n = name.as_str();
