@@ -165,3 +165,22 @@ async fn unreachable_redis_is_a_clear_error_not_a_hang() {
     let err = Broker::connect("http://nope", BrokerConfig::default()).await.unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn duplicates_within_one_batch_are_caught() {
+    let b = util::broker("batch-dups").await;
+    let mut a = job("d", "k", "1");
+    a.id = Some("same-id".into());
+    let mut u1 = job("d", "k", "2");
+    u1.unique = Some(Unique { key: "once".into(), ttl: None });
+    let u2 = u1.clone();
+    let out = b.enqueue_many(vec![a.clone(), u1, a, u2, job("d", "k", "3")]).await.unwrap();
+    assert_eq!(out[0], weir::broker::Enqueued { id: "same-id".into(), created: true });
+    assert_eq!(out[2], weir::broker::Enqueued { id: "same-id".into(), created: false }, "same id twice");
+    assert!(out[1].created);
+    assert_eq!(out[3], weir::broker::Enqueued { id: out[1].id.clone(), created: false }, "same unique key twice");
+    assert!(out[4].created);
+    assert_eq!(b.stats(&q("d")).await.unwrap().pending, 3);
+    let info = b.job(&q("d"), "same-id").await.unwrap().unwrap();
+    assert_eq!(info.parse_envelope().unwrap().unwrap().payload.get(), "1");
+}

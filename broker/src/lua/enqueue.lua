@@ -10,17 +10,29 @@ local now = tonumber(ARGV[1])
 local out = {}
 local woke = false
 local rate_keys = false
+-- The jobs hash and the two sets are written with one command each per call
+-- rather than one per job (the per-command cost dominates a bulk enqueue).
+-- `fresh` remembers the ids added by this call, which those deferred writes
+-- have not stored yet.
+local fresh = {}
+local fields, now_set, later_set = {}, {}, {}
+local function flush()
+  if #fields > 0 then redis.call('HSET', jobs, unpack(fields)) end
+  if #now_set > 0 then redis.call('ZADD', pending, unpack(now_set)) end
+  if #later_set > 0 then redis.call('ZADD', delayed, unpack(later_set)) end
+  fields, now_set, later_set = {}, {}, {}
+end
 for i = 2, #ARGV, 7 do
   local id, env, ready = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local max, ukey, ttl, rkey = ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5]), ARGV[i + 6]
   local existing = nil
-  if redis.call('HEXISTS', jobs, id) == 1 then
+  if fresh[id] or redis.call('HEXISTS', jobs, id) == 1 then
     existing = id
   elseif ukey ~= '' then
     local entry = redis.call('HGET', unique, ukey)
     if entry then
       local owner, expires = unique_owner(entry)
-      if owner and expires > now and redis.call('HEXISTS', jobs, owner) == 1 then
+      if owner and expires > now and (fresh[owner] or redis.call('HEXISTS', jobs, owner) == 1) then
         existing = owner
       end
     end
@@ -28,24 +40,30 @@ for i = 2, #ARGV, 7 do
   if existing then
     out[#out + 1] = { 0, existing }
   else
-    redis.call('HSET', jobs, id, env, id .. ':m', max)
+    fresh[id] = true
+    local n = #fields
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = id, env, id .. ':m', max
     if rkey ~= '' then
-      redis.call('HSET', jobs, id .. ':r', rkey)
+      fields[n + 5], fields[n + 6] = id .. ':r', rkey
       rate_keys = true
     end
     if ukey ~= '' then
-      redis.call('HSET', jobs, id .. ':u', ukey)
+      local m = #fields
+      fields[m + 1], fields[m + 2] = id .. ':u', ukey
       redis.call('HSET', unique, ukey, (now + ttl) .. ':' .. id)
     end
     if ready <= now then
-      redis.call('ZADD', pending, ready, id)
+      now_set[#now_set + 1], now_set[#now_set + 2] = ARGV[i + 2], id
       woke = true
     else
-      redis.call('ZADD', delayed, ready, id)
+      later_set[#later_set + 1], later_set[#later_set + 2] = ARGV[i + 2], id
     end
     out[#out + 1] = { 1, id }
+    -- Lua's unpack takes a few thousand values at most.
+    if #fields > 4000 then flush() end
   end
 end
+flush()
 -- Reserve looks up rate keys only in queues that have seen one.
 if rate_keys then redis.call('HSETNX', conf, 'rate_keys', '1') end
 if woke then wake_one(wake) end
