@@ -74,6 +74,21 @@ local function holds_lease(active, jobs, id, attempt)
   return redis.call('ZSCORE', active, id) and redis.call('HGET', jobs, id .. ':a') == attempt
 end
 
+-- Moves up to `limit` due jobs from `delayed` to `pending`, keeping their
+-- run times as ready times, in one ZADD and one ZREM. Returns how many moved.
+local function promote_due(delayed, pending, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+  if #due == 0 then return 0 end
+  local scored, ids = {}, {}
+  for i = 1, #due, 2 do
+    scored[#scored + 1], scored[#scored + 2] = due[i + 1], due[i]
+    ids[#ids + 1] = due[i]
+  end
+  redis.call('ZADD', pending, unpack(scored))
+  redis.call('ZREM', delayed, unpack(ids))
+  return #ids
+end
+
 -- A finished job frees a concurrency slot: wake a worker that waits for one.
 local function slot_freed(conf, pending, wake)
   if redis.call('HEXISTS', conf, 'concurrency') == 1 and redis.call('ZCARD', pending) > 0 then

@@ -8,12 +8,7 @@ local delayed, pending, wake = KEYS[1], KEYS[2], KEYS[3]
 local bad = check_types({ [delayed] = 'zset', [pending] = 'zset', [KEYS[4]] = 'hash', [KEYS[5]] = 'hash' })
 if bad then return bad end
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
-for i = 1, #due, 2 do
-  redis.call('ZADD', pending, due[i + 1], due[i])
-  redis.call('ZREM', delayed, due[i])
-end
-local moved = #due / 2
+local moved = promote_due(delayed, pending, now, limit)
 if redis.call('EXISTS', KEYS[4]) == 1 then
   local cursor = redis.call('HGET', KEYS[5], 'keyrate_cursor') or '0'
   local scan = redis.call('HSCAN', KEYS[4], cursor, 'COUNT', 100)

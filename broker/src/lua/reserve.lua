@@ -20,7 +20,7 @@
 -- promoted here first, so a busy queue never waits for housekeeping.
 local pending, active, jobs, conf, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local dead, unique, stats, delayed, keyrate = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local now, count, lease_until = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, count = tonumber(ARGV[1]), tonumber(ARGV[2])
 local dead_len, dead_age = tonumber(ARGV[4]), tonumber(ARGV[5])
 local nrules = tonumber(ARGV[6])
 
@@ -50,11 +50,7 @@ if interval then
 end
 local check_keys = c[7] ~= false and c[7] ~= nil
 
-local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
-for i = 1, #due, 2 do
-  redis.call('ZADD', pending, due[i + 1], due[i])
-  redis.call('ZREM', delayed, due[i])
-end
+promote_due(delayed, pending, now, 1000)
 
 -- A rate key's verdict: nil when the job may run now, else the time it may.
 local function key_wait(rk)
