@@ -24,6 +24,18 @@ pub enum RunAt {
     After(Duration),
 }
 
+impl RunAt {
+    /// The run time this names, in ms since the epoch, given `now`; None for
+    /// `Now` (a past time is returned as is: enqueue treats it as now).
+    pub fn at_ms(self, now: i64) -> Option<i64> {
+        match self {
+            RunAt::Now => None,
+            RunAt::AtMs(at) => Some(at),
+            RunAt::After(d) => Some(now + d.as_millis() as i64),
+        }
+    }
+}
+
 /// A unique key: while a job holding it is pending, delayed or running, an
 /// enqueue with the same key (in the same queue) returns that job's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,11 +153,7 @@ impl Broker {
         self.validate(&job)?;
         let cfg = self.config();
         let id = job.id.unwrap_or_else(new_id);
-        let ready = match job.run_at {
-            RunAt::Now => now,
-            RunAt::AtMs(at) => at.max(now),
-            RunAt::After(d) => now + d.as_millis() as i64,
-        };
+        let ready = job.run_at.at_ms(now).map_or(now, |at| at.max(now));
         let (ukey, ttl) = match &job.unique {
             Some(u) => (
                 u.key.clone(),

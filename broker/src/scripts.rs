@@ -58,23 +58,3 @@ impl Scripts {
         ]
     }
 }
-
-/// The full text of a script as Redis runs it (for docs and other languages).
-pub fn script_source(name: &str) -> Option<String> {
-    let s = Scripts::new();
-    let script = match name {
-        "enqueue" => s.enqueue,
-        "reserve" => s.reserve,
-        "ack" => s.ack,
-        "fail" => s.fail,
-        "extend" => s.extend,
-        "release" => s.release,
-        "promote" => s.promote,
-        "reclaim" => s.reclaim,
-        "delete" => s.delete,
-        "resume" => s.resume,
-        "snooze" => s.snooze,
-        _ => return None,
-    };
-    script.lua().map(|l| l.to_string())
-}

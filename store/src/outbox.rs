@@ -56,11 +56,7 @@ fn new_id() -> String {
 impl OutboxJob {
     /// Fixes the job's id (a new ULID unless it has one) and run time.
     pub fn from_new(job: NewJob, now_ms: i64) -> OutboxJob {
-        let run_at_ms = match job.run_at {
-            RunAt::Now => None,
-            RunAt::AtMs(at) => Some(at),
-            RunAt::After(d) => Some(now_ms + d.as_millis() as i64),
-        };
+        let run_at_ms = job.run_at.at_ms(now_ms);
         OutboxJob {
             id: job.id.unwrap_or_else(new_id),
             queue: job.queue.to_string(),
