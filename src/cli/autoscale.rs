@@ -7,7 +7,7 @@ use weir_supervisor::fleet::{self, Launcher};
 use weir_supervisor::history;
 
 pub async fn run(conn: &Conn, a: AutoscaleArgs) -> anyhow::Result<ExitCode> {
-    a.policy().map_err(anyhow::Error::msg)?;
+    let policy = a.policy().map_err(anyhow::Error::msg)?;
     let broker = conn.connect().await?;
     if a.history {
         for e in history::recent(&broker, history::KEEP as usize).await? {
@@ -30,7 +30,7 @@ pub async fn run(conn: &Conn, a: AutoscaleArgs) -> anyhow::Result<ExitCode> {
         env: Vec::new(),
     };
     if a.once || a.dry_run {
-        let d = fleet::run_once(&broker, &a, &queues, &launcher).await?;
+        let d = fleet::run_once(&broker, &a, &policy, &queues, &launcher).await?;
         if a.json {
             println!("{}", serde_json::to_string(&d)?);
         } else {
@@ -39,6 +39,6 @@ pub async fn run(conn: &Conn, a: AutoscaleArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (first, _second) = weir_worker::signal::shutdown_signals().context("cannot listen for signals")?;
-    fleet::run_sidecar(&broker, &a, &queues, &launcher, first).await?;
+    fleet::run_sidecar(&broker, &a, &policy, &queues, &launcher, first).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -167,6 +167,7 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
         history: false,
     };
     let pool = args.queues.clone().expect("set above");
+    let policy = args.policy().map_err(anyhow::Error::msg)?;
     let launcher = Launcher {
         shell: None,
         exe: std::env::current_exe().context("cannot find this binary to start workers")?,
@@ -179,7 +180,7 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
     let sidecar = {
         let broker = broker.clone();
         tokio::spawn(async move {
-            fleet::run_sidecar(&broker, &args, &pool, &launcher, async {
+            fleet::run_sidecar(&broker, &args, &policy, &pool, &launcher, async {
                 let _ = stop_rx.await;
             })
             .await

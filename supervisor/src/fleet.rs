@@ -3,6 +3,7 @@
 //! surplus through the registry (the worker finishes its jobs and exits;
 //! never SIGKILL). Sidecar and cron modes share it.
 use crate::args::AutoscaleArgs;
+use crate::error::{Error, Result};
 use crate::figures::{self, Counters};
 use crate::history::{self, Entry};
 use crate::policy::{Decision, Policy, decide};
@@ -10,7 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 use weir_broker::registry::WorkerInfo;
-use weir_broker::{Broker, QueueName, Result};
+use weir_broker::{Broker, QueueName};
 use weir_worker::args::QueueList;
 
 /// A worker vanishes from the registry after this long without a heartbeat.
@@ -129,11 +130,11 @@ struct Owned {
 pub async fn run_sidecar(
     broker: &Broker,
     args: &AutoscaleArgs,
+    policy: &Policy,
     queues: &QueueList,
     launcher: &Launcher,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let policy = args.policy().map_err(weir_broker::Error::InvalidLimit)?;
     let names: Vec<QueueName> = queues.0.iter().map(|(q, _)| q.clone()).collect();
     let host = host();
     let mut owned: Vec<Owned> = Vec::new();
@@ -153,12 +154,12 @@ pub async fn run_sidecar(
         let is_ours = |w: &WorkerInfo| w.host == host && ours.contains(&w.pid);
         let others = pool.iter().filter(|w| !is_ours(w)).count() as u32;
         let current = others + owned.iter().filter(|o| !o.drained).count() as u32;
-        let (d, counters) = tick_decision(broker, &policy, &names, args.tick, current, &history).await?;
+        let (d, counters) = tick_decision(broker, policy, &names, args.tick, current, &history).await?;
         log_decision(&d, args.json);
         if !args.dry_run {
             if let Some(cmd) = &args.scale_cmd {
                 if last_scale_cmd != Some(d.desired) {
-                    run_scale_cmd(cmd, &d).await.map_err(|e| weir_broker::Error::Encode(e.to_string()))?;
+                    run_scale_cmd(cmd, &d).await.map_err(Error::ScaleCmd)?;
                     last_scale_cmd = Some(d.desired);
                 }
             } else if d.desired > d.current {
@@ -253,20 +254,20 @@ fn log_decision(d: &Decision, json: bool) {
 pub async fn run_once(
     broker: &Broker,
     args: &AutoscaleArgs,
+    policy: &Policy,
     queues: &QueueList,
     launcher: &Launcher,
 ) -> Result<Decision> {
-    let policy = args.policy().map_err(weir_broker::Error::InvalidLimit)?;
     let names: Vec<QueueName> = queues.0.iter().map(|(q, _)| q.clone()).collect();
     let host = host();
     let pool = figures::pool_workers(broker.workers(STALE_AFTER).await?, &names);
     let history = history::recent(broker, 50).await?;
-    let (d, counters) = tick_decision(broker, &policy, &names, args.tick, pool.len() as u32, &history).await?;
+    let (d, counters) = tick_decision(broker, policy, &names, args.tick, pool.len() as u32, &history).await?;
     if args.dry_run {
         return Ok(d);
     }
     if let Some(cmd) = &args.scale_cmd {
-        run_scale_cmd(cmd, &d).await.map_err(|e| weir_broker::Error::Encode(e.to_string()))?;
+        run_scale_cmd(cmd, &d).await.map_err(Error::ScaleCmd)?;
     } else if d.desired > d.current {
         for _ in d.current..d.desired {
             match launcher.spawn_detached() {
