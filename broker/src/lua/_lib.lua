@@ -70,8 +70,15 @@ end
 
 -- The lease fence: a job may be finished only by the reservation that holds it.
 -- The attempt number is the fencing token: every reserve raises it.
+-- holds_lease only looks (extend keeps the job active); take_lease checks the
+-- same fence and takes the job out of `active`, with ZREM's reply standing in
+-- for ZSCORE (no float to format on the ack path).
 local function holds_lease(active, jobs, id, attempt)
   return redis.call('ZSCORE', active, id) and redis.call('HGET', jobs, id .. ':a') == attempt
+end
+
+local function take_lease(active, jobs, id, attempt)
+  return redis.call('HGET', jobs, id .. ':a') == attempt and redis.call('ZREM', active, id) == 1
 end
 
 -- Moves up to `limit` due jobs from `delayed` to `pending`, keeping their

@@ -8,9 +8,7 @@ local out = {}
 local done = 0
 for i = 2, #ARGV, 2 do
   local id, attempt = ARGV[i], ARGV[i + 1]
-  -- The lease check of holds_lease, with ZREM's reply standing in for ZSCORE
-  -- (no float to format): the job is acked only if this reservation held it.
-  if redis.call('HGET', jobs, id .. ':a') == attempt and redis.call('ZREM', active, id) == 1 then
+  if take_lease(active, jobs, id, attempt) then
     free_unique(jobs, unique, id)
     delete_job(jobs, id)
     done = done + 1

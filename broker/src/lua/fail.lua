@@ -8,8 +8,7 @@ local active, delayed, dead, jobs, unique, stats = KEYS[1], KEYS[2], KEYS[3], KE
 local now, id, attempt, message = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local retry_at, dead_len, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
-if not holds_lease(active, jobs, id, attempt) then return 'lost' end
-redis.call('ZREM', active, id)
+if not take_lease(active, jobs, id, attempt) then return 'lost' end
 slot_freed(KEYS[7], KEYS[8], KEYS[9])
 redis.call('HINCRBY', stats, 'failed', 1)
 append_error(jobs, id, tonumber(attempt), now, message)

@@ -8,8 +8,7 @@ local out = {}
 local any = false
 for i = 2, #ARGV, 2 do
   local id, attempt = ARGV[i], ARGV[i + 1]
-  if holds_lease(active, jobs, id, attempt) then
-    redis.call('ZREM', active, id)
+  if take_lease(active, jobs, id, attempt) then
     redis.call('HSET', jobs, id .. ':a', tonumber(attempt) - 1)
     redis.call('ZADD', pending, ARGV[1], id)
     any = true

@@ -7,8 +7,7 @@
 -- Returns 1, or 0 when this reservation no longer holds the job.
 local active, delayed, jobs, conf, keyrate = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, attempt, until_ms, hold = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-if not holds_lease(active, jobs, id, attempt) then return 0 end
-redis.call('ZREM', active, id)
+if not take_lease(active, jobs, id, attempt) then return 0 end
 redis.call('HSET', jobs, id .. ':a', tonumber(attempt) - 1)
 redis.call('ZADD', delayed, until_ms, id)
 redis.call('HINCRBY', KEYS[6], 'snoozed', 1)
