@@ -128,7 +128,7 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
     let only = |w: char| a.only.is_empty() || a.only.contains(&w);
 
     let given = redis_given_on_command_line();
-    let private = if given { None } else { Some(server::PrivateRedis::start().await?) };
+    let private = if given { None } else { Some(super::private_redis::PrivateRedis::start().await?) };
     let url = match &private {
         Some(p) => p.url(),
         None => conn.redis.clone(),

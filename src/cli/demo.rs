@@ -8,11 +8,12 @@
 //! The demo writes under a fresh key prefix and deletes it at the end, so it
 //! never disturbs other data in a shared Redis.
 use super::Conn;
+use super::private_redis::PrivateRedis;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use weir::QueueName;
 use weir::broker::{Backoff, Broker, BrokerConfig, NewJob, QueueStats, RunAt};
@@ -34,16 +35,6 @@ pub struct DemoArgs {
     pub deadline: Duration,
 }
 
-/// A redis-server the demo started for itself; stopped on drop.
-struct PrivateRedis(std::process::Child);
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn pick_redis(conn: &Conn) -> anyhow::Result<(String, Option<PrivateRedis>)> {
     if conn.redis != DEFAULT_URL {
         return Ok((conn.redis.clone(), None));
@@ -52,31 +43,8 @@ async fn pick_redis(conn: &Conn) -> anyhow::Result<(String, Option<PrivateRedis>
     if Broker::connect(DEFAULT_URL, quick).await.is_ok() {
         return Ok((DEFAULT_URL.to_string(), None));
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = match std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "no Redis answers at 127.0.0.1:6379 and redis-server is not installed; install it \
-             (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis), \
-             or pass --redis URL"
-        ),
-        Err(e) => return Err(e).context("cannot start redis-server"),
-    };
-    let private = PrivateRedis(child);
-    let url = format!("redis://127.0.0.1:{port}");
-    for _ in 0..100 {
-        let quick = BrokerConfig { connect_timeout: Duration::from_millis(200), ..BrokerConfig::default() };
-        if Broker::connect(&url, quick).await.is_ok() {
-            return Ok((url, Some(private)));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("the private redis-server on port {port} did not start")
+    let private = PrivateRedis::start().await.context("no Redis answers at 127.0.0.1:6379")?;
+    Ok((private.url(), Some(private)))
 }
 
 /// A small deterministic generator, so every demo run has the same mix.

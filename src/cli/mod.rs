@@ -7,6 +7,7 @@ mod failed;
 mod limit;
 mod migrate;
 mod pause;
+mod private_redis;
 mod relay;
 mod stats;
 mod work;
