@@ -36,6 +36,8 @@ pub struct WorkerProc {
     pub args: Vec<String>,
     lines: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<String>>,
+    /// Set when the stdout reader has read to the end of the pipe.
+    stdout_done: Arc<std::sync::atomic::AtomicBool>,
     status: Option<ExitStatus>,
 }
 
@@ -49,13 +51,16 @@ impl WorkerProc {
         let stderr = Arc::new(Mutex::new(String::new()));
         let out = child.stdout.take().unwrap();
         let l = lines.clone();
+        let stdout_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = stdout_done.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 match line {
                     Ok(line) => l.lock().unwrap().push(line),
-                    Err(_) => return,
+                    Err(_) => break,
                 }
             }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         let mut err = child.stderr.take().unwrap();
         let e = stderr.clone();
@@ -68,7 +73,14 @@ impl WorkerProc {
                 e.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        WorkerProc { child, args: args.iter().map(|s| s.to_string()).collect(), lines, stderr, status: None }
+        WorkerProc {
+            child,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            lines,
+            stderr,
+            stdout_done,
+            status: None,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -112,6 +124,18 @@ impl WorkerProc {
     pub fn kill9(&mut self) {
         self.child.kill().unwrap();
         self.status = Some(self.child.wait().unwrap());
+        self.drain_output();
+    }
+
+    /// After the exit: waits (bounded) until every line the process wrote
+    /// has been read, so `lines()` misses none of them.
+    fn drain_output(&self) {
+        let start = Instant::now();
+        while !self.stdout_done.load(std::sync::atomic::Ordering::SeqCst) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // stderr is only read for reports; a short grace is enough.
+        std::thread::sleep(Duration::from_millis(20));
     }
 
     /// Waits for the process to exit; None if it is still running after `within`.
@@ -122,8 +146,7 @@ impl WorkerProc {
         let start = Instant::now();
         while start.elapsed() < within {
             if let Some(s) = self.child.try_wait().unwrap() {
-                // Let the reader threads drain the pipes.
-                std::thread::sleep(Duration::from_millis(50));
+                self.drain_output();
                 self.status = Some(s);
                 return self.status;
             }
