@@ -5,7 +5,6 @@
 mod shared;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fred::interfaces::KeysInterface;
 use serde_json::value::RawValue;
 use std::time::{Duration, Instant};
 use weir::QueueName;
@@ -30,7 +29,8 @@ fn noop() -> NewJob {
 async fn purge(broker: &Broker) {
     let k = broker.keys(&queue());
     let keys = vec![k.pending.clone(), k.active.clone(), k.jobs.clone(), k.wake.clone(), k.stats.clone()];
-    broker.redis().del::<(), _>(keys).await.expect("purge the bench queue");
+    let del = weir::broker::redis::cmd("DEL").arg(keys).to_owned();
+    broker.query::<()>(&del).await.expect("purge the bench queue");
 }
 
 fn enqueue(c: &mut Criterion) {

@@ -41,7 +41,7 @@ async fn fail_retries_until_attempts_are_spent_and_keeps_every_error() {
     for attempt in 1..=3u32 {
         let r = one(&b, "f").await;
         assert_eq!(r.lease.attempt, attempt);
-        let outcome = b.fail(&r.lease, &format!("boom {attempt}"), Some(b.now_ms() - 1)).await.unwrap();
+        let outcome = b.fail(&r.lease, &format!("boom {attempt}"), Some(std::time::Duration::ZERO)).await.unwrap();
         if attempt < 3 {
             assert_eq!(outcome, FailOutcome::Retry);
             assert_eq!(state(&b, "f", &id).await, Some(JobState::Delayed));
@@ -63,7 +63,7 @@ async fn retry_waits_for_its_time_and_bury_skips_the_retries() {
     let b = util::broker("retry-time").await;
     let id = b.enqueue(job("r", "k", "1")).await.unwrap().id;
     let r = one(&b, "r").await;
-    b.fail(&r.lease, "later", Some(b.now_ms() + 60_000)).await.unwrap();
+    b.fail(&r.lease, "later", Some(std::time::Duration::from_secs(60))).await.unwrap();
     assert_eq!(b.promote(&q("r")).await.unwrap(), 0, "not due yet");
     assert_eq!(state(&b, "r", &id).await, Some(JobState::Delayed));
 
@@ -77,10 +77,7 @@ async fn retry_waits_for_its_time_and_bury_skips_the_retries() {
 #[tokio::test]
 async fn promote_moves_due_jobs_in_bulk() {
     let clock = OffsetClock::default();
-    let cfg = weir::broker::BrokerConfig {
-        clock: std::sync::Arc::new(clock.clone()),
-        ..util::config(&util::prefix("promote"))
-    };
+    let cfg = weir::broker::BrokerConfig { clock: clock.clone(), ..util::config(&util::prefix("promote")) };
     let b = util::broker_with(cfg).await;
     let jobs = (0..2_500).map(|i| {
         let mut j = job("p", "k", &i.to_string());
@@ -100,10 +97,7 @@ async fn promote_moves_due_jobs_in_bulk() {
 #[tokio::test]
 async fn expired_leases_are_reclaimed_with_the_attempt_counted() {
     let clock = OffsetClock::default();
-    let cfg = weir::broker::BrokerConfig {
-        clock: std::sync::Arc::new(clock.clone()),
-        ..util::config(&util::prefix("reclaim"))
-    };
+    let cfg = weir::broker::BrokerConfig { clock: clock.clone(), ..util::config(&util::prefix("reclaim")) };
     let b = util::broker_with(cfg).await;
     let mut j = job("r", "k", "1");
     j.max_attempts = 2;
@@ -190,7 +184,7 @@ async fn concurrent_operations_never_lose_or_duplicate_a_job() {
                 for (i, j) in r.into_iter().enumerate() {
                     match (i + w) % 7 {
                         0 => {
-                            b.fail(&j.lease, "flaky", Some(0)).await.unwrap();
+                            b.fail(&j.lease, "flaky", Some(std::time::Duration::ZERO)).await.unwrap();
                         }
                         1 => {
                             b.release(&[j.lease]).await.unwrap();

@@ -4,6 +4,7 @@ use crate::broker_enqueue::{job, q};
 use crate::util;
 use std::collections::HashMap;
 use std::time::Duration;
+use weir::broker::redis::cmd;
 use weir::broker::{Broker, JobState, Lease, NewJob, Selector};
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -129,16 +130,17 @@ async fn damaged_job_data_goes_to_dead_and_never_blocks_the_queue() {
     let no_kind = b.enqueue(job("d", "k", "6")).await.unwrap().id;
     let good2 = b.enqueue(job("d", "k", "7")).await.unwrap().id;
     let keys = b.keys(&q("d"));
-    let redis = b.redis();
-    use fred::interfaces::HashesInterface;
-    redis.hset::<(), _, _>(&keys.jobs, (garbled.as_str(), "this is not json")).await.unwrap();
-    let env: String = redis.hget(&keys.jobs, truncated.as_str()).await.unwrap();
-    redis.hset::<(), _, _>(&keys.jobs, (truncated.as_str(), &env[..env.len() / 2])).await.unwrap();
-    redis.hdel::<(), _, _>(&keys.jobs, missing.as_str()).await.unwrap();
-    redis.hset::<(), _, _>(&keys.jobs, (format!("{bad_attempts}:a"), "many")).await.unwrap();
-    let env: String = redis.hget(&keys.jobs, no_kind.as_str()).await.unwrap();
+    use weir::broker::keys::job_field;
+    let set = |field: String, value: &str| cmd("HSET").arg(&keys.jobs).arg(field).arg(value).to_owned();
+    let get = |field: String| cmd("HGET").arg(&keys.jobs).arg(field).to_owned();
+    b.query::<()>(&set(job_field('j', &garbled), "this is not json")).await.unwrap();
+    let env: String = b.query(&get(job_field('j', &truncated))).await.unwrap();
+    b.query::<()>(&set(job_field('j', &truncated), &env[..env.len() / 2])).await.unwrap();
+    b.query::<()>(&cmd("HDEL").arg(&keys.jobs).arg(job_field('j', &missing)).to_owned()).await.unwrap();
+    b.query::<()>(&set(job_field('a', &bad_attempts), "many")).await.unwrap();
+    let env: String = b.query(&get(job_field('j', &no_kind))).await.unwrap();
     let stripped = env.replace(r#""kind":"k","#, "");
-    redis.hset::<(), _, _>(&keys.jobs, (no_kind.as_str(), stripped)).await.unwrap();
+    b.query::<()>(&set(job_field('j', &no_kind), &stripped)).await.unwrap();
 
     let mut sel = Selector::strict([q("d")]).unwrap();
     let mut got = Vec::new();
@@ -163,14 +165,10 @@ async fn a_queue_with_wrong_typed_keys_is_skipped_and_loses_nothing() {
     fill(&b, "good", 5).await;
     fill(&b, "bad", 5).await;
     // Someone overwrote the bad queue's jobs hash with a string.
-    use fred::interfaces::KeysInterface;
     let jobs_key = b.keys(&q("bad")).jobs.clone();
-    let saved: std::collections::HashMap<String, String> = {
-        use fred::interfaces::HashesInterface;
-        b.redis().hgetall(&jobs_key).await.unwrap()
-    };
-    b.redis().del::<(), _>(&jobs_key).await.unwrap();
-    b.redis().set::<(), _, _>(&jobs_key, "oops", None, None, false).await.unwrap();
+    let saved: Vec<(String, String)> = b.query(&cmd("HGETALL").arg(&jobs_key).to_owned()).await.unwrap();
+    b.query::<()>(&cmd("DEL").arg(&jobs_key).to_owned()).await.unwrap();
+    b.query::<()>(&cmd("SET").arg(&jobs_key).arg("oops").to_owned()).await.unwrap();
     let mut sel = Selector::weighted([(q("bad"), 10), (q("good"), 1)]).unwrap();
     let got = b.reserve(&mut sel, 10, LEASE).await.unwrap();
     assert_eq!(got.len(), 5, "the good queue is still served");
@@ -181,10 +179,7 @@ async fn a_queue_with_wrong_typed_keys_is_skipped_and_loses_nothing() {
     let err = b.reserve(&mut only_bad, 10, LEASE).await.unwrap_err();
     assert!(err.to_string().contains("WRONGTYPE"), "{err}");
     // Repaired, it works again.
-    b.redis().del::<(), _>(&jobs_key).await.unwrap();
-    {
-        use fred::interfaces::HashesInterface;
-        b.redis().hset::<(), _, _>(&jobs_key, saved).await.unwrap();
-    }
+    b.query::<()>(&cmd("DEL").arg(&jobs_key).to_owned()).await.unwrap();
+    b.query::<()>(&cmd("HSET").arg(&jobs_key).arg(saved).to_owned()).await.unwrap();
     assert_eq!(b.reserve(&mut only_bad, 10, LEASE).await.unwrap().len(), 5);
 }

@@ -54,8 +54,19 @@ async fn an_idle_worker_sends_at_most_one_command_per_second() {
     // rules, refreshed at most every 2 s); the rest were run by the scripts
     // (counted under their own names) or are this test's probes.
     let sent_by_client = ["evalsha", "blpop", "hgetall"];
-    let script_internal =
-        ["type", "zremrangebyrank", "zcard", "zrange", "zrangebyscore", "hexists", "hget", "hmget", "llen", "rpush"];
+    let script_internal = [
+        "type",
+        "time",
+        "zremrangebyrank",
+        "zcard",
+        "zrange",
+        "zrangebyscore",
+        "hexists",
+        "hget",
+        "hmget",
+        "llen",
+        "rpush",
+    ];
     let probes = ["info", "config|resetstat"];
     for (name, _) in &table {
         let n = name.as_str();

@@ -37,14 +37,14 @@ async fn redis_cli_enqueues_by_the_documented_protocol() {
     let later_env = format!(r#"{{"id":"{later}","queue":"billing","kind":"send_invoice","payload":{{"id":8}}}}"#);
     let out = redis_cli(&format!(
         "MULTI\n\
-         HSET {prefix}:{{billing}}:jobs {id} '{envelope}' {id}:m 3\n\
+         HSET {prefix}:{{billing}}:jobs j:{id} '{envelope}' m:{id} 3\n\
          ZADD {prefix}:{{billing}}:pending {now} {id}\n\
          RPUSH {prefix}:{{billing}}:wake 1\n\
          LTRIM {prefix}:{{billing}}:wake 0 0\n\
          SADD {prefix}:queues billing\n\
          EXEC\n\
          MULTI\n\
-         HSET {prefix}:{{billing}}:jobs {later} '{later_env}' {later}:m 25\n\
+         HSET {prefix}:{{billing}}:jobs j:{later} '{later_env}' m:{later} 25\n\
          ZADD {prefix}:{{billing}}:delayed {due} {later}\n\
          SADD {prefix}:queues billing\n\
          EXEC\n",

@@ -143,7 +143,7 @@ async fn damaged_envelope_is_archived_listed_and_shown_raw_but_not_retried() {
     let redis = util::redis();
     // A dead job whose envelope is not JSON, as a buggy producer could leave it.
     redis.cmd(&["SADD", &format!("{}:queues", b.prefix()), "d"]).unwrap();
-    redis.cmd(&["HSET", &k.jobs, "BAD1", "not json {", "BAD1:a", "1"]).unwrap();
+    redis.cmd(&["HSET", &k.jobs, "j:BAD1", "not json {", "a:BAD1", "1"]).unwrap();
     redis.cmd(&["ZADD", &k.dead, "1700000000000", "BAD1"]).unwrap();
     assert_eq!(archiver(&b, &db.store).pass().await.unwrap(), 1);
     let (prefix, url) = (b.prefix().to_string(), db.url());

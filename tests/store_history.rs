@@ -17,7 +17,7 @@ async fn work(b: &Broker, queue: &str, n: usize, ok: usize) {
         if i < ok {
             b.ack(&[(r.lease, Duration::from_millis(1))]).await.unwrap();
         } else {
-            b.fail(&r.lease, "no", Some(b.now_ms() + 60_000)).await.unwrap();
+            b.fail(&r.lease, "no", Some(std::time::Duration::from_secs(60))).await.unwrap();
         }
     }
 }

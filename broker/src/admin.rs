@@ -2,12 +2,13 @@
 use crate::broker::Broker;
 use crate::envelope::{AttemptError, Envelope};
 use crate::error::{Error, Result};
+use crate::keys::job_field;
 use crate::keys::queues_set;
 use crate::name::QueueName;
 use crate::reply;
-use fred::interfaces::{HashesInterface, SetsInterface, SortedSetsInterface};
-use fred::types::Value;
+use redis::Value;
 use serde::Serialize;
+use std::time::Duration;
 
 /// One queue's figures, as `weir stats` prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -66,17 +67,13 @@ impl JobInfo {
 impl Broker {
     /// Stops reserve from taking the queue's jobs; they stay where they are.
     pub async fn pause(&self, queue: &QueueName) -> Result<()> {
-        self.inner.client.hset::<(), _, _>(&self.keys(queue).conf, ("paused", "1")).await?;
-        Ok(())
+        self.query::<()>(redis::cmd("HSET").arg(&self.keys(queue).conf).arg("paused").arg("1")).await
     }
 
     /// Lets reserve take the queue's jobs again and wakes a waiting worker.
     /// Returns whether it was paused.
     pub async fn resume(&self, queue: &QueueName) -> Result<bool> {
-        let k = self.keys(queue);
-        let r = self
-            .eval(&self.inner.scripts.resume, vec![k.conf.clone(), k.pending.clone(), k.wake.clone()], vec![])
-            .await?;
+        let r = self.eval(&self.inner.scripts.resume, queue, vec![]).await?;
         Ok(reply::int("resume", &r)? == 1)
     }
 
@@ -84,11 +81,9 @@ impl Broker {
     /// or None when no such job is in those states (active jobs belong to
     /// their worker and are not deleted).
     pub async fn delete(&self, queue: &QueueName, id: &str) -> Result<Option<JobState>> {
-        let k = self.keys(queue);
-        let keys = vec![k.pending.clone(), k.delayed.clone(), k.dead.clone(), k.jobs.clone(), k.unique.clone()];
-        let r = self.eval(&self.inner.scripts.delete, keys, vec![id.into()]).await?;
+        let r = self.eval(&self.inner.scripts.delete, queue, vec![id.into()]).await?;
         Ok(match r {
-            Value::Null | Value::Boolean(false) => None,
+            Value::Nil | Value::Boolean(false) => None,
             other => match reply::string("delete", other)?.as_str() {
                 "pending" => Some(JobState::Pending),
                 "delayed" => Some(JobState::Delayed),
@@ -100,43 +95,58 @@ impl Broker {
 
     /// Every queue ever enqueued to under this prefix, sorted.
     pub async fn queues(&self) -> Result<Vec<QueueName>> {
-        let names: Vec<String> = self.inner.client.smembers(queues_set(self.prefix())).await?;
+        let names: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(queues_set(self.prefix()))).await?;
         let mut queues: Vec<QueueName> = names.into_iter().filter_map(|n| QueueName::new(n).ok()).collect();
         queues.sort();
         Ok(queues)
     }
 
-    /// One queue's figures, read in one round trip.
+    /// One queue's figures, read in one round trip (one slot: the queue's).
     pub async fn stats(&self, queue: &QueueName) -> Result<QueueStats> {
         let k = self.keys(queue);
-        let p = self.inner.client.pipeline();
-        p.zcard::<(), _>(&k.pending).await?;
-        p.zcard::<(), _>(&k.delayed).await?;
-        p.zcard::<(), _>(&k.active).await?;
-        p.zcard::<(), _>(&k.dead).await?;
-        p.hmget::<(), _, _>(&k.stats, vec!["processed", "failed", "runtime_ms", "deferred"]).await?;
-        p.hexists::<(), _, _>(&k.conf, "paused").await?;
-        p.zrange::<(), _, _, _>(&k.pending, 0, 0, None, false, None, true).await?;
-        let limit_fields = vec!["rate", "rate_burst", "concurrency", "held_until", "rate_interval", "rate_tat"];
-        p.hmget::<(), _, _>(&k.conf, limit_fields).await?;
-        let r: Vec<Value> = p.all().await?;
-        let n = |i: usize| r.get(i).map(|v| reply::int("stats", v)).transpose().map(|v| v.unwrap_or(0).max(0) as u64);
-        let counters = reply::array("stats", r.get(4).cloned().unwrap_or(Value::Null))?;
-        let c = |i: usize| counters.get(i).map(|v| reply::int("stats", v).unwrap_or(0)).unwrap_or(0).max(0) as u64;
-        let oldest = reply::array("stats", r.get(6).cloned().unwrap_or(Value::Null))?;
-        let oldest_ready = match oldest.get(1) {
-            Some(Value::Double(d)) => Some(*d as i64),
-            Some(v) => Some(reply::int("stats", v)?),
-            None => None,
+        let mut p = redis::pipe();
+        p.cmd("ZCARD").arg(&k.pending);
+        p.cmd("ZCARD").arg(&k.delayed);
+        p.cmd("ZCARD").arg(&k.active);
+        p.cmd("ZCARD").arg(&k.dead);
+        p.cmd("HMGET").arg(&k.stats).arg(&["processed", "failed", "runtime_ms", "deferred"]);
+        p.cmd("HEXISTS").arg(&k.conf).arg("paused");
+        p.cmd("ZRANGE").arg(&k.pending).arg(0).arg(0).arg("WITHSCORES");
+        p.cmd("HMGET").arg(&k.conf).arg(&[
+            "rate",
+            "rate_burst",
+            "concurrency",
+            "held_until",
+            "rate_interval",
+            "rate_tat",
+        ]);
+        // Ages and holds by Redis's clock, like the scripts that set them.
+        p.cmd("TIME");
+        let r: Vec<Value> = self.pipe(&p).await?;
+        let n = |i: usize| {
+            r.get(i).map(|v| reply::int("stats", v)).transpose().map(|v| u64::try_from(v.unwrap_or(0)).unwrap_or(0))
         };
-        let conf = reply::array("stats", r.get(7).cloned().unwrap_or(Value::Null))?;
-        let text = |i: usize| conf.get(i).and_then(|v| v.as_string());
+        let counters = reply::array("stats", r.get(4).cloned().unwrap_or(Value::Nil))?;
+        let c = |i: usize| {
+            u64::try_from(counters.get(i).map(|v| reply::int("stats", v).unwrap_or(0)).unwrap_or(0)).unwrap_or(0)
+        };
+        let oldest = reply::array("stats", r.get(6).cloned().unwrap_or(Value::Nil))?;
+        let oldest_ready = oldest.get(1).map(score).transpose()?;
+        let conf = reply::array("stats", r.get(7).cloned().unwrap_or(Value::Nil))?;
+        let text = |i: usize| conf.get(i).cloned().and_then(|v| reply::opt_string("stats", v).ok().flatten());
         let num = |i: usize| text(i).and_then(|s| s.parse::<f64>().ok());
-        let now = self.now_ms();
+        let time = reply::array("stats", r.get(8).cloned().unwrap_or(Value::Nil))?;
+        let now = match (time.first(), time.get(1)) {
+            _ if self.inner.config.clock.frozen_ms().is_some() => self.now_ms(),
+            (Some(s), Some(us)) => {
+                reply::int("stats", s)? * 1000 + reply::int("stats", us)? / 1000 + self.inner.config.clock.offset_ms()
+            }
+            _ => self.now_ms(),
+        };
         let limits = crate::limit::QueueLimits {
             rate: text(0),
-            burst: num(1).map(|b| b as u32),
-            concurrency: num(2).map(|c| c as u32),
+            burst: text(1).and_then(|b| b.parse().ok()),
+            concurrency: text(2).and_then(|c| c.parse().ok()),
             held_until: num(3).map(|t| t as i64).filter(|t| *t > now),
         };
         let (pending, active) = (n(0)?, n(2)?);
@@ -161,7 +171,7 @@ impl Broker {
             failed: c(1),
             runtime_ms: c(2),
             paused: n(5)? == 1,
-            oldest_pending_ms: oldest_ready.map(|t| (self.now_ms() - t).max(0) as u64),
+            oldest_pending_ms: oldest_ready.map(|t| u64::try_from(now - t).unwrap_or(0)),
         })
     }
 
@@ -169,16 +179,19 @@ impl Broker {
     /// None when the queue holds nothing under this id (never enqueued, or done).
     pub async fn job(&self, queue: &QueueName, id: &str) -> Result<Option<JobInfo>> {
         let k = self.keys(queue);
-        let p = self.inner.client.pipeline();
-        p.hmget::<(), _, _>(&k.jobs, vec![id.to_string(), format!("{id}:a"), format!("{id}:m"), format!("{id}:e")])
-            .await?;
+        let mut p = redis::pipe();
+        p.cmd("HMGET").arg(&k.jobs).arg(&[
+            job_field('j', id),
+            job_field('a', id),
+            job_field('m', id),
+            job_field('e', id),
+        ]);
         for set in [&k.pending, &k.delayed, &k.active, &k.dead] {
-            p.zscore::<(), _, _>(set, id).await?;
+            p.cmd("ZSCORE").arg(set).arg(id);
         }
-        let r: Vec<Value> = p.all().await?;
-        let fields = reply::array("job", r.first().cloned().unwrap_or(Value::Null))?;
-        let field =
-            |i: usize| fields.get(i).cloned().filter(|v| !v.is_null()).map(|v| reply::string("job", v)).transpose();
+        let r: Vec<Value> = self.pipe(&p).await?;
+        let fields = reply::array("job", r.first().cloned().unwrap_or(Value::Nil))?;
+        let field = |i: usize| fields.get(i).cloned().map_or(Ok(None), |v| reply::opt_string("job", v));
         let envelope = field(0)?;
         let attempts = field(1)?;
         let max = field(2)?;
@@ -188,9 +201,8 @@ impl Broker {
         let mut score = None;
         for (i, s) in states.into_iter().enumerate() {
             match r.get(i + 1) {
-                Some(Value::Null) | None => {}
-                Some(Value::Double(d)) => (state, score) = (Some(s), Some(*d as i64)),
-                Some(v) => (state, score) = (Some(s), Some(reply::int("job", v)?)),
+                Some(Value::Nil) | None => {}
+                Some(v) => (state, score) = (Some(s), Some(self::score(v)?)),
             }
         }
         if envelope.is_none() && state.is_none() && attempts.is_none() {
@@ -206,11 +218,12 @@ impl Broker {
         }))
     }
 
-    /// Delayed jobs of `queue` due at or before `until_ms` (the autoscaler
-    /// counts those due before its next tick as backlog).
-    pub async fn count_due(&self, queue: &QueueName, until_ms: i64) -> Result<u64> {
-        let n: i64 = self.inner.client.zcount(&self.keys(queue).delayed, f64::NEG_INFINITY, until_ms as f64).await?;
-        Ok(n.max(0) as u64)
+    /// Delayed jobs of `queue` due within `within` from now, by Redis's
+    /// clock (the autoscaler counts those due before its next tick as backlog).
+    pub async fn count_due(&self, queue: &QueueName, within: Duration) -> Result<u64> {
+        let until = self.redis_time_ms().await?.saturating_add(crate::broker::ms(within));
+        let n: i64 = self.query(redis::cmd("ZCOUNT").arg(&self.keys(queue).delayed).arg("-inf").arg(until)).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Ids in one state of a queue, oldest first, up to `limit`.
@@ -222,7 +235,20 @@ impl Broker {
             JobState::Active => &k.active,
             JobState::Dead => &k.dead,
         };
-        let stop = limit.max(1) as i64 - 1;
-        Ok(self.inner.client.zrange(set, 0, stop, None, false, None, false).await?)
+        let stop = i64::try_from(limit.max(1)).unwrap_or(i64::MAX) - 1;
+        self.query(redis::cmd("ZRANGE").arg(set).arg(0).arg(stop)).await
+    }
+}
+
+/// A sorted-set score (ms) as an integer.
+fn score(v: &Value) -> Result<i64> {
+    match v {
+        Value::Double(d) => Ok(*d as i64),
+        Value::BulkString(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .map(|d| d as i64)
+            .ok_or_else(|| Error::protocol("score", String::from_utf8_lossy(b))),
+        other => reply::int("score", other),
     }
 }

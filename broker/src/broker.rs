@@ -1,16 +1,55 @@
-//! The connection to Redis and the settings every operation shares.
-use crate::clock::{Clock, SystemClock};
+//! The broker: settings, the connection, and script calls (`eval`, and
+//! `eval_many` for calls on several queues at once).
+use crate::clock::{Clock, OffsetClock};
+use crate::conn::{Redis, Timeouts};
 use crate::error::{Error, Result};
 use crate::keys::QueueKeys;
 use crate::name::{QueueName, validate_prefix};
-use crate::scripts::Scripts;
-use fred::interfaces::{ClientLike, LuaInterface};
-use fred::prelude::{Builder, Config, ReconnectPolicy};
-use fred::types::scripts::Script;
-use fred::types::{ClusterHash, CustomCommand, Value};
+use crate::scripts::{Op, Scripts};
+use redis::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+
+/// One script argument, as bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Arg(pub Vec<u8>);
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg(v.to_string().into_bytes())
+    }
+}
+impl From<u64> for Arg {
+    fn from(v: u64) -> Arg {
+        Arg(v.to_string().into_bytes())
+    }
+}
+impl From<u32> for Arg {
+    fn from(v: u32) -> Arg {
+        Arg(v.to_string().into_bytes())
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Arg {
+        Arg(v.as_bytes().to_vec())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Arg {
+        Arg(v.into_bytes())
+    }
+}
+impl From<&[u8]> for Arg {
+    fn from(v: &[u8]) -> Arg {
+        Arg(v.to_vec())
+    }
+}
+
+/// Milliseconds in `d`, saturating (no duration weir accepts comes near it).
+pub(crate) fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// Settings shared by every operation. Defaults are documented per field.
 #[derive(Debug, Clone)]
@@ -30,8 +69,10 @@ pub struct BrokerConfig {
     pub connect_timeout: Duration,
     /// Time to wait for any non-blocking command. Default 30 s.
     pub command_timeout: Duration,
-    /// Source of "now" for every script. Default: the system clock.
-    pub clock: Arc<dyn Clock>,
+    /// Test hook: an offset added to Redis's clock (every script takes "now"
+    /// from Redis's `TIME`, never from the caller), so tests can move a lease
+    /// past its deadline without sleeping. Default: no offset.
+    pub clock: OffsetClock,
 }
 
 impl Default for BrokerConfig {
@@ -44,13 +85,13 @@ impl Default for BrokerConfig {
             unique_ttl: Duration::from_secs(86_400),
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(30),
-            clock: Arc::new(SystemClock),
+            clock: OffsetClock::default(),
         }
     }
 }
 
 /// A connection to the broker. Cheap to clone; clones share one connection
-/// (fred pipelines concurrent commands onto it).
+/// (redis-rs multiplexes concurrent commands onto it).
 #[derive(Debug, Clone)]
 pub struct Broker {
     pub(crate) inner: Arc<Inner>,
@@ -58,8 +99,7 @@ pub struct Broker {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub client: fred::clients::Client,
-    pub url: String,
+    pub redis: Arc<Redis>,
     pub config: BrokerConfig,
     pub scripts: Scripts,
     keys: RwLock<HashMap<QueueName, Arc<QueueKeys>>>,
@@ -68,57 +108,17 @@ pub(crate) struct Inner {
     pub rules: Mutex<crate::limit::RulesCache>,
 }
 
-/// URL schemes fred understands: a single server, a cluster, sentinels, with or without TLS.
-const SCHEMES: [&str; 6] = ["redis", "rediss", "redis-cluster", "rediss-cluster", "redis-sentinel", "rediss-sentinel"];
-
-/// The URL with any password replaced, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { "***".to_string() };
-            format!("{}{}{}", &url[..scheme + 3], masked, &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 impl Broker {
-    /// Connects to `redis://[user:pass@]host:port[/db]` or `rediss://...` (TLS,
-    /// with the `tls` feature) and loads the scripts. An unreachable Redis is an
-    /// [`Error::Unreachable`] after `connect_timeout`, not a hang.
+    /// Connects to Redis (a single server, Redis Cluster or a Sentinel-managed
+    /// master; the URL forms are in [`crate::url`]). An unreachable Redis is
+    /// an [`Error::Unreachable`] after `connect_timeout`, not a hang.
     pub async fn connect(url: &str, config: BrokerConfig) -> Result<Broker> {
         validate_prefix(&config.prefix)?;
-        let shown = redact_url(url);
-        if url.starts_with("rediss://") && !cfg!(feature = "tls") {
-            return Err(Error::InvalidUrl {
-                url: shown,
-                reason: "TLS (rediss://) needs weir built with the `tls` feature".into(),
-            });
-        }
-        let scheme = url.split("://").next().unwrap_or("");
-        if !url.contains("://") || !SCHEMES.contains(&scheme) {
-            return Err(Error::InvalidUrl {
-                url: shown,
-                reason: format!("the scheme must be one of {}", SCHEMES.join(", ")),
-            });
-        }
-        let fred_config = Config::from_url(url)
-            .map_err(|e| Error::InvalidUrl { url: shown.clone(), reason: e.details().to_string() })?;
-        let client = Builder::from_config(fred_config)
-            .with_connection_config(|c| {
-                c.connection_timeout = config.connect_timeout;
-                c.internal_command_timeout = config.connect_timeout;
-            })
-            .with_performance_config(|p| p.default_command_timeout = config.command_timeout)
-            .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
-            .build()?;
-        client.init().await.map_err(|e| Error::unreachable(shown.clone(), &e))?;
+        let timeouts = Timeouts { connect: config.connect_timeout, command: config.command_timeout };
+        let redis = Redis::connect(url, timeouts).await?;
         let broker = Broker {
             inner: Arc::new(Inner {
-                client,
-                url: shown,
+                redis,
                 config,
                 scripts: Scripts::new(),
                 keys: RwLock::new(HashMap::new()),
@@ -127,7 +127,41 @@ impl Broker {
             }),
         };
         broker.load_scripts().await?;
+        broker.warn_on_clock_skew().await;
         Ok(broker)
+    }
+
+    /// Loads every script once (on every master of a cluster), so the first
+    /// calls need no `NOSCRIPT` round trip.
+    async fn load_scripts(&self) -> Result<()> {
+        for op in self.inner.scripts.all() {
+            let load = redis::cmd("SCRIPT").arg("LOAD").arg(op.script_source()).to_owned();
+            self.query::<Value>(&load).await?;
+        }
+        Ok(())
+    }
+
+    /// Every script follows Redis's clock; this process's clock matters only
+    /// for its own timeouts and logs. A large difference still deserves a word.
+    async fn warn_on_clock_skew(&self) {
+        let Ok(redis_now) = self.redis_time_ms().await else { return };
+        let skew = crate::clock::SystemClock.now_ms() - redis_now;
+        if skew.abs() > 2_000 {
+            tracing::warn!(
+                skew_ms = skew,
+                "this host's clock differs from Redis's by {:.1} s; weir follows Redis's clock",
+                skew as f64 / 1000.0
+            );
+        }
+    }
+
+    /// Redis's clock (ms since the epoch), plus the test offset.
+    pub async fn redis_time_ms(&self) -> Result<i64> {
+        if let Some(t) = self.inner.config.clock.frozen_ms() {
+            return Ok(t);
+        }
+        let (secs, micros): (i64, i64) = self.query(&redis::cmd("TIME")).await?;
+        Ok(secs * 1000 + micros / 1000 + self.inner.config.clock.offset_ms())
     }
 
     pub fn config(&self) -> &BrokerConfig {
@@ -140,16 +174,38 @@ impl Broker {
 
     /// The Redis URL, password masked.
     pub fn url(&self) -> &str {
-        &self.inner.url
+        &self.inner.redis.shown
     }
 
-    /// The underlying fred client, for commands weir does not wrap.
-    pub fn redis(&self) -> &fred::clients::Client {
-        &self.inner.client
+    /// Whether this broker talks to Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.redis.is_cluster()
     }
 
+    /// This process's clock plus the test offset: for local waits and logs
+    /// only (scripts follow Redis's clock).
     pub fn now_ms(&self) -> i64 {
         self.inner.config.clock.now_ms()
+    }
+
+    /// The test clock offset as a script argument.
+    pub(crate) fn clock_arg(&self) -> Arg {
+        self.inner.config.clock.script_arg().into()
+    }
+
+    /// Sends one command, retried while Redis says it did not run it
+    /// (conn.rs). For commands weir does not wrap, and for tests that set
+    /// exact Redis state.
+    pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
+        let v: Value = self.inner.redis.retry(|mut c| async move { cmd.query_async(&mut c).await }).await?;
+        redis::from_redis_value(v).map_err(|e| Error::protocol("query", e))
+    }
+
+    /// Sends commands in one round trip. On Redis Cluster they must all
+    /// touch one slot.
+    pub async fn pipe<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T> {
+        let v: Value = self.inner.redis.retry(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        redis::from_redis_value(v).map_err(|e| Error::protocol("pipeline", e))
     }
 
     pub fn keys(&self, queue: &QueueName) -> Arc<QueueKeys> {
@@ -161,73 +217,34 @@ impl Broker {
         k
     }
 
-    async fn load_scripts(&self) -> Result<()> {
-        for s in self.inner.scripts.all() {
-            let lua = s.lua().expect("scripts are built from source").clone();
-            self.inner.client.script_load_cluster::<(), _>(lua).await?;
+    /// Runs one script on one queue, with `KEYS` as the script declares them.
+    pub(crate) async fn eval(&self, op: &Op, queue: &QueueName, args: Vec<Arg>) -> Result<Value> {
+        let k = self.keys(queue);
+        let mut call = op.script.prepare_invoke();
+        for key in op.keys_for(&k) {
+            call.key(key);
         }
-        Ok(())
+        for a in &args {
+            call.arg(&a.0[..]);
+        }
+        let call = &call;
+        let v = self.inner.redis.retry(|mut c| async move { call.invoke_async::<Value>(&mut c).await }).await?;
+        Ok(v)
     }
 
-    /// Runs one script by SHA, reloading the scripts once on `NOSCRIPT`.
-    pub(crate) async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<Value>) -> Result<Value> {
-        let client = &self.inner.client;
-        match client.evalsha::<Value, _, _, _>(script.sha1().clone(), keys.clone(), args.clone()).await {
-            Err(e) if is_noscript(&e) => {
-                self.load_scripts().await?;
-                Ok(client.evalsha(script.sha1().clone(), keys, args).await?)
-            }
-            other => Ok(other?),
-        }
+    /// Runs a script that is not a queue operation (the fleet locks).
+    pub(crate) async fn invoke<T: redis::FromRedisValue>(&self, call: &redis::ScriptInvocation<'_>) -> Result<T> {
+        let v = self.inner.redis.retry(|mut c| async move { call.invoke_async::<Value>(&mut c).await }).await?;
+        redis::from_redis_value(v).map_err(|e| Error::protocol("script", e))
     }
 
-    /// Runs several scripts in one pipelined round trip. Each call keeps its
-    /// own result; a call refused with `NOSCRIPT` did not run and is retried.
-    pub(crate) async fn eval_many(&self, calls: Vec<(&Script, Vec<String>, Vec<Value>)>) -> Result<Vec<Result<Value>>> {
-        let pipeline = self.inner.client.pipeline();
-        for (script, keys, args) in &calls {
-            // fred's pipelines have no EVALSHA; send it as a custom command
-            // routed by the slot of its keys (all in one queue's slot).
-            let slot = keys.first().map(|k| fred::util::redis_keyslot(k.as_bytes())).unwrap_or(0);
-            let cmd = CustomCommand::new_static("EVALSHA", ClusterHash::Custom(slot), false);
-            let mut argv: Vec<Value> = Vec::with_capacity(2 + keys.len() + args.len());
-            argv.push(script.sha1().clone().into());
-            argv.push((keys.len() as i64).into());
-            argv.extend(keys.iter().map(|k| Value::from(k.as_str())));
-            argv.extend(args.iter().cloned());
-            pipeline.custom::<(), _>(cmd, argv).await?;
-        }
-        let replies = pipeline.try_all::<Value>().await;
-        let mut out = Vec::with_capacity(replies.len());
-        let mut reloaded = false;
-        for (reply, (script, keys, args)) in replies.into_iter().zip(calls) {
-            out.push(match reply {
-                Err(e) if is_noscript(&e) => {
-                    if !reloaded {
-                        self.load_scripts().await?;
-                        reloaded = true;
-                    }
-                    self.inner.client.evalsha(script.sha1().clone(), keys, args).await.map_err(Error::from)
-                }
-                other => other.map_err(Error::from),
-            });
-        }
-        Ok(out)
-    }
-}
-
-fn is_noscript(e: &fred::error::Error) -> bool {
-    e.details().starts_with("NOSCRIPT")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(redact_url("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
-        assert_eq!(redact_url("redis://user:secret@h"), "redis://user:***@h");
-        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+    /// Runs several script calls at once (each may be on another queue, so
+    /// on a cluster on another node); redis-rs writes them out together on
+    /// each connection. Each call keeps its own result.
+    pub(crate) async fn eval_many(&self, calls: Vec<(&Op, QueueName, Vec<Arg>)>) -> Vec<Result<Value>> {
+        futures::future::join_all(
+            calls.into_iter().map(|(op, queue, args)| async move { self.eval(op, &queue, args).await }),
+        )
+        .await
     }
 }

@@ -1,14 +1,14 @@
 //! Enqueue: one job, or many in one pipelined round trip per batch.
 use crate::backoff::Backoff;
 use crate::broker::Broker;
+use crate::broker::{Arg, ms};
 use crate::codec::Codec;
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::keys::queues_set;
 use crate::name::{QueueName, validate_job_id};
 use crate::reply;
-use fred::interfaces::SetsInterface;
-use fred::types::Value;
+use redis::Value;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -31,7 +31,7 @@ impl RunAt {
         match self {
             RunAt::Now => None,
             RunAt::AtMs(at) => Some(at),
-            RunAt::After(d) => Some(now + d.as_millis() as i64),
+            RunAt::After(d) => Some(now.saturating_add(ms(d))),
         }
     }
 }
@@ -139,7 +139,7 @@ fn new_id() -> String {
 /// One job's ARGV group for enqueue.lua, after validation.
 struct Prepared {
     queue: QueueName,
-    args: [Value; 7],
+    args: [Arg; 8],
     id: String,
 }
 
@@ -151,15 +151,18 @@ impl Broker {
 
     fn prepare(&self, job: NewJob, now: i64) -> Result<Prepared> {
         self.validate(&job)?;
-        let cfg = self.config();
         let id = job.id.unwrap_or_else(new_id);
+        // The run time as this process sees it, for the envelope's
+        // informational `run_at`; the script places the job by Redis's clock.
         let ready = job.run_at.at_ms(now).map_or(now, |at| at.max(now));
+        let (delay_ms, at_ms) = match job.run_at {
+            RunAt::Now => (0, 0),
+            RunAt::After(d) => (ms(d), 0),
+            RunAt::AtMs(at) => (0, at.max(1)),
+        };
         let (ukey, ttl) = match &job.unique {
-            Some(u) => (
-                u.key.clone(),
-                u.ttl.map(|t| t.as_millis() as i64).unwrap_or((ready - now) + cfg.unique_ttl.as_millis() as i64),
-            ),
-            None => (String::new(), 0),
+            Some(u) => (u.key.clone(), u.ttl.map_or(-1, ms)),
+            None => (String::new(), -1),
         };
         let env = Envelope {
             id: id.clone(),
@@ -169,7 +172,7 @@ impl Broker {
             payload: job.payload,
             max_attempts: job.max_attempts,
             backoff: job.backoff,
-            timeout_ms: job.timeout.map(|t| t.as_millis() as u64),
+            timeout_ms: job.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             enqueued_at: now,
             run_at: ready,
             unique_key: job.unique.map(|u| u.key),
@@ -180,8 +183,9 @@ impl Broker {
             args: [
                 id.clone().into(),
                 env.to_json().into(),
-                ready.into(),
-                (env.max_attempts as i64).into(),
+                delay_ms.into(),
+                at_ms.into(),
+                env.max_attempts.into(),
                 ukey.into(),
                 ttl.into(),
                 env.rate_key.clone().unwrap_or_default().into(),
@@ -203,7 +207,7 @@ impl Broker {
         if fresh.is_empty() {
             return Ok(());
         }
-        self.inner.client.sadd::<(), _, _>(queues_set(self.prefix()), fresh.clone()).await?;
+        self.query::<()>(redis::cmd("SADD").arg(queues_set(self.prefix())).arg(&fresh)).await?;
         let mut seen = self.inner.registered.lock().expect("registered lock");
         for q in fresh {
             seen.insert(QueueName::new(q)?);
@@ -211,26 +215,12 @@ impl Broker {
         Ok(())
     }
 
-    fn enqueue_call(
-        &self,
-        queue: &QueueName,
-        now: i64,
-        groups: impl Iterator<Item = [Value; 7]>,
-    ) -> (Vec<String>, Vec<Value>) {
-        let k = self.keys(queue);
-        let keys = vec![
-            k.pending.clone(),
-            k.delayed.clone(),
-            k.jobs.clone(),
-            k.unique.clone(),
-            k.wake.clone(),
-            k.conf.clone(),
-        ];
-        let mut args = vec![Value::from(now)];
+    fn enqueue_args(&self, groups: impl Iterator<Item = [Arg; 8]>) -> Vec<Arg> {
+        let mut args = vec![self.clock_arg(), ms(self.config().unique_ttl).into()];
         for g in groups {
             args.extend(g);
         }
-        (keys, args)
+        args
     }
 
     /// Enqueues one job.
@@ -238,8 +228,8 @@ impl Broker {
         let now = self.now_ms();
         let p = self.prepare(job, now)?;
         self.register_queues(std::iter::once(&p.queue)).await?;
-        let (keys, args) = self.enqueue_call(&p.queue, now, std::iter::once(p.args));
-        let reply = self.eval(&self.inner.scripts.enqueue, keys, args).await?;
+        let args = self.enqueue_args(std::iter::once(p.args));
+        let reply = self.eval(&self.inner.scripts.enqueue, &p.queue, args).await?;
         parse_results(reply)?.pop().ok_or_else(|| Error::protocol("enqueue", "empty reply"))
     }
 
@@ -255,7 +245,7 @@ impl Broker {
         }
         self.register_queues(prepared.iter().map(|p| &p.queue)).await?;
         // Group by queue, remembering each job's input position.
-        let mut by_queue: HashMap<QueueName, Vec<(usize, [Value; 7])>> = HashMap::new();
+        let mut by_queue: HashMap<QueueName, Vec<(usize, [Arg; 8])>> = HashMap::new();
         for (i, p) in prepared.into_iter().enumerate() {
             debug_assert!(!p.id.is_empty());
             by_queue.entry(p.queue).or_default().push((i, p.args));
@@ -268,11 +258,11 @@ impl Broker {
             while items.peek().is_some() {
                 let chunk: Vec<_> = items.by_ref().take(BATCH).collect();
                 positions.push(chunk.iter().map(|(i, _)| *i).collect::<Vec<_>>());
-                let (keys, args) = self.enqueue_call(&queue, now, chunk.into_iter().map(|(_, a)| a));
-                calls.push((&self.inner.scripts.enqueue, keys, args));
+                let args = self.enqueue_args(chunk.into_iter().map(|(_, a)| a));
+                calls.push((&self.inner.scripts.enqueue, queue.clone(), args));
             }
         }
-        let replies = self.eval_many(calls).await?;
+        let replies = self.eval_many(calls).await;
         let mut out: Vec<Option<Enqueued>> = vec![None; total];
         for (reply, pos) in replies.into_iter().zip(positions) {
             for (r, i) in parse_results(reply?)?.into_iter().zip(pos) {
@@ -288,8 +278,8 @@ fn parse_results(reply: Value) -> Result<Vec<Enqueued>> {
         .into_iter()
         .map(|pair| {
             let mut pair = reply::array("enqueue", pair)?.into_iter();
-            let created = reply::int("enqueue", &pair.next().unwrap_or(Value::Null))? == 1;
-            let id = reply::string("enqueue", pair.next().unwrap_or(Value::Null))?;
+            let created = reply::int("enqueue", &pair.next().unwrap_or(Value::Nil))? == 1;
+            let id = reply::string("enqueue", pair.next().unwrap_or(Value::Nil))?;
             Ok(Enqueued { id, created })
         })
         .collect()

@@ -40,7 +40,7 @@ pub enum Error {
     #[error("cannot reach Redis at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("redis: {0}")]
-    Redis(#[from] fred::error::Error),
+    Redis(#[from] redis::RedisError),
     #[error("unexpected reply from Redis to {op}: {detail}")]
     Protocol { op: &'static str, detail: String },
     #[error("timed out after {0:?}")]
@@ -50,12 +50,15 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An unreachable-server error with the OS reason, without fred's debug noise.
-    pub(crate) fn unreachable(url: String, e: &fred::error::Error) -> Self {
-        let details = e.details();
-        let reason = match details.find("message: \"") {
-            Some(i) => details[i + 10..].split('"').next().unwrap_or(details).to_lowercase(),
-            None => details.to_string(),
+    /// An unreachable-server error with the OS reason.
+    pub(crate) fn unreachable(url: String, e: &redis::RedisError) -> Self {
+        let reason = match e.kind() {
+            redis::ErrorKind::Io => {
+                let text = e.to_string();
+                // "Connection refused (os error 111)" reads better without the rest.
+                text.split(" - ").last().unwrap_or(&text).to_lowercase()
+            }
+            _ => e.to_string(),
         };
         Error::Unreachable { url, reason }
     }

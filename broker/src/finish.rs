@@ -2,12 +2,12 @@
 //! job's [`Lease`]; a lease that was lost (expired and reclaimed) is reported,
 //! never acted on.
 use crate::broker::Broker;
+use crate::broker::{Arg, ms};
 use crate::error::{Error, Result};
 use crate::name::QueueName;
 use crate::reply;
 use crate::reserve::Lease;
-use fred::types::Value;
-use fred::types::scripts::Script;
+use crate::scripts::Op;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -38,17 +38,10 @@ fn cap_error(message: &str) -> String {
 }
 
 impl Broker {
-    /// Groups leases by queue and runs `script` once per queue in one round
-    /// trip, with `head(indices of the group)` before the (id, attempt) pairs. Per-lease flags come
-    /// back in input order.
-    async fn per_queue(
-        &self,
-        op: &'static str,
-        script: &Script,
-        leases: &[Lease],
-        keys: impl Fn(&QueueName) -> Vec<String>,
-        head: impl Fn(&[usize]) -> Vec<Value>,
-    ) -> Result<Vec<bool>> {
+    /// Groups leases by queue and runs `op` once per queue, all at once, with
+    /// `head(indices of the group)` before the (id, attempt) pairs. Per-lease
+    /// flags come back in input order.
+    async fn per_queue(&self, op: &Op, leases: &[Lease], head: impl Fn(&[usize]) -> Vec<Arg>) -> Result<Vec<bool>> {
         let mut groups: HashMap<&QueueName, Vec<usize>> = HashMap::new();
         for (i, l) in leases.iter().enumerate() {
             groups.entry(&l.queue).or_default().push(i);
@@ -59,15 +52,15 @@ impl Broker {
             let mut args = head(&idx);
             for &i in &idx {
                 args.push(leases[i].id.as_str().into());
-                args.push((leases[i].attempt as i64).into());
+                args.push(leases[i].attempt.into());
             }
-            calls.push((script, keys(queue), args));
+            calls.push((op, queue.clone(), args));
             order.push(idx);
         }
-        let replies = self.eval_many(calls).await?;
+        let replies = self.eval_many(calls).await;
         let mut out = vec![false; leases.len()];
         for (reply, idx) in replies.into_iter().zip(order) {
-            for (flag, i) in reply::flags(op, reply?)?.into_iter().zip(idx) {
+            for (flag, i) in reply::flags(op.name, reply?)?.into_iter().zip(idx) {
                 out[i] = flag;
             }
         }
@@ -82,48 +75,50 @@ impl Broker {
             return Ok(Vec::new());
         }
         let leases: Vec<Lease> = done.iter().map(|(l, _)| l.clone()).collect();
-        let keys = |q: &QueueName| {
-            let k = self.keys(q);
-            vec![
-                k.active.clone(),
-                k.jobs.clone(),
-                k.unique.clone(),
-                k.stats.clone(),
-                k.conf.clone(),
-                k.pending.clone(),
-                k.wake.clone(),
-            ]
-        };
-        let head = |idx: &[usize]| vec![Value::from(idx.iter().map(|&i| done[i].1.as_millis() as i64).sum::<i64>())];
-        self.per_queue("ack", &self.inner.scripts.ack, &leases, keys, head).await
+        let head = |idx: &[usize]| vec![Arg::from(idx.iter().map(|&i| ms(done[i].1)).fold(0i64, i64::saturating_add))];
+        self.per_queue(&self.inner.scripts.ack, &leases, head).await
     }
 
-    /// Records a failed attempt. `retry_at_ms`: when to run again (ms since the
-    /// epoch), or None to bury the job now. A job whose attempts are spent is
-    /// buried whatever `retry_at_ms` says.
-    pub async fn fail(&self, lease: &Lease, error: &str, retry_at_ms: Option<i64>) -> Result<FailOutcome> {
-        let k = self.keys(&lease.queue);
-        let keys = vec![
-            k.active.clone(),
-            k.delayed.clone(),
-            k.dead.clone(),
-            k.jobs.clone(),
-            k.unique.clone(),
-            k.stats.clone(),
-            k.conf.clone(),
-            k.pending.clone(),
-            k.wake.clone(),
-        ];
-        let args: Vec<Value> = vec![
-            self.now_ms().into(),
-            lease.id.as_str().into(),
-            (lease.attempt as i64).into(),
+    /// Records a failed attempt. `retry_in`: how long from now (by Redis's
+    /// clock) to run again, or None to bury the job now. A job whose
+    /// attempts are spent is buried whatever `retry_in` says: fail.lua
+    /// decides retry or dead, in one place.
+    pub async fn fail(&self, lease: &Lease, error: &str, retry_in: Option<Duration>) -> Result<FailOutcome> {
+        self.fail_capped(lease, error, retry_in, None).await
+    }
+
+    /// [`Broker::fail`], with the job's attempts further capped at
+    /// `max_attempts` (a worker's `--tries`).
+    pub async fn fail_capped(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry_in: Option<Duration>,
+        max_attempts: Option<u32>,
+    ) -> Result<FailOutcome> {
+        self.fail_raw(&lease.queue, lease.id.as_bytes(), i64::from(lease.attempt), error, retry_in, max_attempts).await
+    }
+
+    async fn fail_raw(
+        &self,
+        queue: &QueueName,
+        id: &[u8],
+        attempt: i64,
+        error: &str,
+        retry_in: Option<Duration>,
+        max_attempts: Option<u32>,
+    ) -> Result<FailOutcome> {
+        let args: Vec<Arg> = vec![
+            self.clock_arg(),
+            id.into(),
+            attempt.into(),
             cap_error(error).into(),
-            retry_at_ms.unwrap_or(-1).into(),
-            (self.config().dead_max_len as i64).into(),
-            (self.config().dead_max_age.as_millis() as i64).into(),
+            retry_in.map_or(-1, ms).into(),
+            self.config().dead_max_len.into(),
+            ms(self.config().dead_max_age).into(),
+            max_attempts.unwrap_or(0).into(),
         ];
-        let reply = self.eval(&self.inner.scripts.fail, keys, args).await?;
+        let reply = self.eval(&self.inner.scripts.fail, queue, args).await?;
         match reply::string("fail", reply)?.as_str() {
             "retry" => Ok(FailOutcome::Retry),
             "dead" => Ok(FailOutcome::Dead),
@@ -137,18 +132,24 @@ impl Broker {
         self.fail(lease, error, None).await
     }
 
+    /// Buries a reserved job known only by its raw id (damaged data).
+    pub(crate) async fn bury_raw(
+        &self,
+        queue: &QueueName,
+        id: &[u8],
+        attempt: i64,
+        error: &str,
+    ) -> Result<FailOutcome> {
+        self.fail_raw(queue, id, attempt, error, None, None).await
+    }
+
     /// Extends the leases of running jobs to now + `lease`. Returns, per
     /// lease, whether it was still held (false: the job was reclaimed).
     pub async fn extend(&self, leases: &[Lease], lease: Duration) -> Result<Vec<bool>> {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        let until = self.now_ms() + lease.as_millis() as i64;
-        let keys = |q: &QueueName| {
-            let k = self.keys(q);
-            vec![k.active.clone(), k.jobs.clone()]
-        };
-        self.per_queue("extend", &self.inner.scripts.extend, leases, keys, |_| vec![until.into()]).await
+        self.per_queue(&self.inner.scripts.extend, leases, |_| vec![self.clock_arg(), ms(lease).into()]).await
     }
 
     /// Puts reserved jobs back to pending without counting their attempt.
@@ -156,11 +157,6 @@ impl Broker {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        let keys = |q: &QueueName| {
-            let k = self.keys(q);
-            vec![k.active.clone(), k.pending.clone(), k.jobs.clone(), k.wake.clone()]
-        };
-        let now = self.now_ms();
-        self.per_queue("release", &self.inner.scripts.release, leases, keys, |_| vec![now.into()]).await
+        self.per_queue(&self.inner.scripts.release, leases, |_| vec![self.clock_arg()]).await
     }
 }

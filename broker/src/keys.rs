@@ -17,7 +17,9 @@ pub struct QueueKeys {
     pub active: String,
     /// ZSET id -> died-at ms. State `dead`: attempts spent, not retryable, or damaged.
     pub dead: String,
-    /// HASH: the data of every job not yet done, fields `<id>`, `<id>:a`, `<id>:m`, `<id>:u`, `<id>:e`.
+    /// HASH: the data of every job not yet done, fields `j:<id>` (envelope),
+    /// `a:<id>` (attempts), `m:<id>` (max attempts), `u:<id>` (unique key),
+    /// `e:<id>` (errors), `r:<id>` (rate key); see [`job_field`].
     pub jobs: String,
     /// HASH unique key -> `<expires ms>:<owner id>`.
     pub unique: String,
@@ -33,7 +35,55 @@ pub struct QueueKeys {
     pub keyrate: String,
 }
 
+/// A queue's key by role, as scripts declare the keys they take (scripts.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Pending,
+    Delayed,
+    Active,
+    Dead,
+    Jobs,
+    Unique,
+    Conf,
+    Stats,
+    Wake,
+    Keyrate,
+}
+
+impl Key {
+    /// The key's name: the last part of `{prefix}:{queue}:{name}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::Pending => "pending",
+            Key::Delayed => "delayed",
+            Key::Active => "active",
+            Key::Dead => "dead",
+            Key::Jobs => "jobs",
+            Key::Unique => "unique",
+            Key::Conf => "conf",
+            Key::Stats => "stats",
+            Key::Wake => "wake",
+            Key::Keyrate => "keyrate",
+        }
+    }
+}
+
 impl QueueKeys {
+    pub fn get(&self, key: Key) -> &str {
+        match key {
+            Key::Pending => &self.pending,
+            Key::Delayed => &self.delayed,
+            Key::Active => &self.active,
+            Key::Dead => &self.dead,
+            Key::Jobs => &self.jobs,
+            Key::Unique => &self.unique,
+            Key::Conf => &self.conf,
+            Key::Stats => &self.stats,
+            Key::Wake => &self.wake,
+            Key::Keyrate => &self.keyrate,
+        }
+    }
+
     pub fn new(prefix: &str, queue: &QueueName) -> Self {
         let k = |name: &str| format!("{prefix}:{{{queue}}}:{name}");
         QueueKeys {
@@ -49,6 +99,14 @@ impl QueueKeys {
             keyrate: k("keyrate"),
         }
     }
+}
+
+/// The `jobs` hash field holding one part of a job's data: a one-letter tag,
+/// a colon, the id (`j:<id>` envelope, `a:` attempts, `m:` max attempts, `u:`
+/// unique key, `e:` errors, `r:` rate key). The tag comes first, so no id can
+/// name another job's field. `lua/_lib.lua` builds the same names.
+pub fn job_field(tag: char, id: &str) -> String {
+    format!("{tag}:{id}")
 }
 
 /// HASH of rate-key rules, pattern -> `<rate>|<interval ms>|<burst>`: `{prefix}:limits:keys`.
@@ -107,7 +165,7 @@ mod tests {
         for key in
             [&k.pending, &k.delayed, &k.active, &k.dead, &k.jobs, &k.unique, &k.conf, &k.stats, &k.wake, &k.keyrate]
         {
-            assert_eq!(fred::util::redis_keyslot(key.as_bytes()), fred::util::redis_keyslot(b"{critical}"));
+            assert!(key.contains("{critical}") && key.matches('{').count() == 1, "{key}");
         }
     }
 }

@@ -6,14 +6,18 @@
 //! other languages.
 //!
 //! # Layout
-//! - [`broker`]: the connection, settings, and script calls (`eval`, pipelined `eval_many`).
+//! - [`broker`]: the settings and script calls (`eval`, `eval_many`); [`conn`]: the
+//!   connection for one server, Redis Cluster or Sentinel, and what is retried;
+//!   [`url`]: the URL forms.
+//! - [`scripts`]: every script's contract (keys, arguments), declared once.
 //! - [`keys`]: every Redis key, built from one hash-tagged prefix per queue.
 //! - [`envelope`], [`codec`], [`backoff`]: what a job is and how its payload is encoded.
 //! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
 //!   [`admin`] (pause, resume, delete, stats), [`wait`] (idle wake-up).
-//! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits.
+//! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
+//!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
 //! - [`service`]: the start/stop background loop the worker and the store build on.
 //!
 //! # Job states
@@ -26,6 +30,7 @@ pub mod backoff;
 pub mod broker;
 pub mod clock;
 pub mod codec;
+mod conn;
 pub mod duration;
 pub mod enqueue;
 pub mod envelope;
@@ -33,19 +38,22 @@ pub mod error;
 pub mod finish;
 pub mod keys;
 pub mod limit;
+pub mod lock;
 pub mod maintenance;
 pub mod name;
+mod nodes;
 pub mod registry;
 mod reply;
 pub mod reserve;
-pub mod scripts;
+mod scripts;
 pub mod select;
 pub mod service;
+pub mod url;
 pub mod wait;
 
 pub use admin::{JobInfo, JobState, QueueStats};
 pub use backoff::Backoff;
-pub use broker::{Broker, BrokerConfig, redact_url};
+pub use broker::{Broker, BrokerConfig};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use codec::Codec;
 pub use duration::{format_duration, parse_duration};
@@ -54,8 +62,12 @@ pub use envelope::{AttemptError, Envelope};
 pub use error::{Error, Result};
 pub use finish::FailOutcome;
 pub use limit::{Hold, KeyRule, QueueLimits, Rate};
+pub use lock::FleetLock;
 pub use maintenance::Reclaimed;
 pub use name::QueueName;
+/// The Redis client weir uses, for building commands with [`Broker::query`].
+pub use redis;
 pub use reserve::{Lease, Reserved};
 pub use select::{Mode, Selector};
+pub use url::redact_url;
 pub use wait::Waiter;

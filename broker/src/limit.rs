@@ -7,14 +7,13 @@
 //! - a concurrency cap: at most N active jobs of a queue;
 //! - holds from back-pressure (see [`Broker::snooze`]).
 use crate::broker::Broker;
+use crate::broker::{Arg, ms};
 use crate::duration::parse_duration;
 use crate::error::{Error, Result};
 use crate::keys::key_rules;
 use crate::name::QueueName;
 use crate::reply;
 use crate::reserve::Lease;
-use fred::interfaces::HashesInterface;
-use fred::types::Value;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -138,13 +137,16 @@ impl Broker {
     pub async fn set_rate_limit(&self, queue: &QueueName, rate: Rate, burst: u32) -> Result<()> {
         check_burst(burst)?;
         let conf = &self.keys(queue).conf;
-        let fields: Vec<(String, String)> = vec![
-            ("rate".into(), rate.to_string()),
-            ("rate_interval".into(), format!("{}", rate.interval_ms())),
-            ("rate_burst".into(), burst.to_string()),
-        ];
-        self.inner.client.hset::<(), _, _>(conf, fields).await?;
-        Ok(())
+        let set = redis::cmd("HSET")
+            .arg(conf)
+            .arg("rate")
+            .arg(rate.to_string())
+            .arg("rate_interval")
+            .arg(format!("{}", rate.interval_ms()))
+            .arg("rate_burst")
+            .arg(burst)
+            .to_owned();
+        self.query(&set).await
     }
 
     /// At most `n` jobs of `queue` active at once across the fleet.
@@ -152,20 +154,18 @@ impl Broker {
         if n == 0 {
             return Err(Error::InvalidLimit("concurrency must be at least 1".into()));
         }
-        self.inner.client.hset::<(), _, _>(&self.keys(queue).conf, ("concurrency", n.to_string())).await?;
-        Ok(())
+        self.query(redis::cmd("HSET").arg(&self.keys(queue).conf).arg("concurrency").arg(n)).await
     }
 
     /// Removes every limit and hold of `queue`.
     pub async fn clear_limits(&self, queue: &QueueName) -> Result<()> {
         let fields = vec!["rate", "rate_interval", "rate_burst", "rate_tat", "concurrency", "held_until"];
-        self.inner.client.hdel::<(), _, _>(&self.keys(queue).conf, fields).await?;
-        Ok(())
+        self.query(redis::cmd("HDEL").arg(&self.keys(queue).conf).arg(&fields)).await
     }
 
     pub async fn limits(&self, queue: &QueueName) -> Result<QueueLimits> {
         let fields = vec!["rate", "rate_burst", "concurrency", "held_until"];
-        let v: Vec<Option<String>> = self.inner.client.hmget(&self.keys(queue).conf, fields).await?;
+        let v: Vec<Option<String>> = self.query(redis::cmd("HMGET").arg(&self.keys(queue).conf).arg(&fields)).await?;
         let num = |i: usize| v.get(i).cloned().flatten().and_then(|s| s.parse().ok());
         Ok(QueueLimits {
             rate: v.first().cloned().flatten(),
@@ -182,19 +182,19 @@ impl Broker {
             return Err(Error::InvalidLimit("a key pattern must be 1-256 bytes".into()));
         }
         let value = format!("{}|{}|{}", rate, rate.interval_ms(), burst);
-        self.inner.client.hset::<(), _, _>(key_rules(self.prefix()), (pattern, value)).await?;
+        self.query::<()>(redis::cmd("HSET").arg(key_rules(self.prefix())).arg(pattern).arg(value)).await?;
         self.inner.rules.lock().expect("rules lock").fetched = None;
         Ok(())
     }
 
     pub async fn clear_key_rule(&self, pattern: &str) -> Result<bool> {
-        let n: i64 = self.inner.client.hdel(key_rules(self.prefix()), pattern).await?;
+        let n: i64 = self.query(redis::cmd("HDEL").arg(key_rules(self.prefix())).arg(pattern)).await?;
         self.inner.rules.lock().expect("rules lock").fetched = None;
         Ok(n == 1)
     }
 
     pub async fn key_rules(&self) -> Result<Vec<KeyRule>> {
-        let all: HashMap<String, String> = self.inner.client.hgetall(key_rules(self.prefix())).await?;
+        let all: HashMap<String, String> = self.query(redis::cmd("HGETALL").arg(key_rules(self.prefix()))).await?;
         let mut rules: Vec<KeyRule> = all
             .into_iter()
             .filter_map(|(pattern, v)| {
@@ -211,13 +211,13 @@ impl Broker {
 
     /// The key rules as reserve passes them to its script: refreshed every
     /// 2 s, so a worker costs Redis one read per 2 s of activity at most.
-    pub(crate) async fn rule_args(&self) -> Result<Vec<Value>> {
+    pub(crate) async fn rule_args(&self) -> Result<Vec<Arg>> {
         let stale = {
             let cache = self.inner.rules.lock().expect("rules lock");
             cache.fetched.is_none_or(|t| t.elapsed() > RULES_TTL)
         };
         if stale {
-            let all: HashMap<String, String> = self.inner.client.hgetall(key_rules(self.prefix())).await?;
+            let all: HashMap<String, String> = self.query(redis::cmd("HGETALL").arg(key_rules(self.prefix()))).await?;
             let mut rules: Vec<(String, f64, u32)> = all
                 .into_iter()
                 .filter_map(|(pattern, v)| {
@@ -232,39 +232,28 @@ impl Broker {
             cache.fetched = Some(Instant::now());
         }
         let cache = self.inner.rules.lock().expect("rules lock");
-        let mut args = vec![Value::from(cache.rules.len() as i64)];
+        let mut args = vec![Arg::from(cache.rules.len() as u64)];
         for (pattern, interval, burst) in &cache.rules {
             args.push(pattern.as_str().into());
             args.push(format!("{interval}").into());
-            args.push((*burst as i64).into());
+            args.push((*burst).into());
         }
         Ok(args)
     }
 
     /// Back-pressure from a handler ("rate limited, retry after D"): the job
-    /// goes back to run at `until_ms` without using an attempt, and `hold`
-    /// holds its queue or its rate key until then across the fleet. Returns
-    /// false when the lease was already lost.
-    pub async fn snooze(&self, lease: &Lease, until_ms: i64, hold: Hold) -> Result<bool> {
-        let k = self.keys(&lease.queue);
-        let keys = vec![
-            k.active.clone(),
-            k.delayed.clone(),
-            k.jobs.clone(),
-            k.conf.clone(),
-            k.keyrate.clone(),
-            k.stats.clone(),
-            k.pending.clone(),
-            k.wake.clone(),
-        ];
+    /// goes back to run `after` from now (by Redis's clock) without using an
+    /// attempt, and `hold` holds its queue or its rate key until then across
+    /// the fleet. Returns false when the lease was already lost.
+    pub async fn snooze(&self, lease: &Lease, after: Duration, hold: Hold) -> Result<bool> {
         let hold = match hold {
             Hold::Queue => "queue",
             Hold::Key => "key",
             Hold::Job => "none",
         };
-        let args: Vec<Value> =
-            vec![lease.id.as_str().into(), (lease.attempt as i64).into(), until_ms.into(), hold.into()];
-        Ok(reply::int("snooze", &self.eval(&self.inner.scripts.snooze, keys, args).await?)? == 1)
+        let args: Vec<Arg> =
+            vec![self.clock_arg(), lease.id.as_str().into(), lease.attempt.into(), ms(after).into(), hold.into()];
+        Ok(reply::int("snooze", &self.eval(&self.inner.scripts.snooze, &lease.queue, args).await?)? == 1)
     }
 }
 

@@ -13,12 +13,13 @@
 //! with `drain: true` (keeping its TTL), and the worker's next heartbeat reads
 //! that back. No extra command per heartbeat.
 //!
-//! These keys span workers and queues, so no script touches them.
+//! These keys span workers and queues, so no script touches them, and no
+//! command names two of them (on Redis Cluster they live in different slots:
+//! records are read with one GET each, sent together).
 use crate::broker::Broker;
 use crate::error::Result;
 use crate::keys;
-use fred::interfaces::{KeysInterface, SortedSetsInterface};
-use fred::types::{Expiration, SetOptions, Value};
+use redis::Value;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -73,39 +74,31 @@ impl Broker {
     /// Writes the worker's record with a TTL of `ttl` and refreshes its index
     /// entry, in one round trip. Call it every heartbeat, the first time to register.
     pub async fn heartbeat(&self, info: &WorkerInfo, ttl: Duration) -> Result<Heartbeat> {
-        let client = self.redis();
         let json = serde_json::to_string(info).expect("a worker record always serializes");
-        let p = client.pipeline();
-        p.set::<(), _, _>(
-            keys::worker(self.prefix(), &info.id),
-            json,
-            Some(Expiration::PX(ttl.as_millis().max(1) as i64)),
-            None,
-            true,
-        )
-        .await?;
-        p.zadd::<(), _, _>(
-            keys::workers_set(self.prefix()),
-            None,
-            None,
-            false,
-            false,
-            (info.heartbeat_at as f64, info.id.as_str()),
-        )
-        .await?;
-        let replies: Vec<Value> = p.all().await?;
-        let old = replies.into_iter().next().unwrap_or(Value::Null);
-        let old = old.as_string();
+        // Two keys in two slots: two commands, sent together.
+        let record = redis::cmd("SET")
+            .arg(keys::worker(self.prefix(), &info.id))
+            .arg(json)
+            .arg("PX")
+            .arg(crate::broker::ms(ttl).max(1))
+            .arg("GET")
+            .to_owned();
+        let index =
+            redis::cmd("ZADD").arg(keys::workers_set(self.prefix())).arg(info.heartbeat_at).arg(&info.id).to_owned();
+        let (old, indexed) = tokio::join!(self.query::<Option<String>>(&record), self.query::<Value>(&index));
+        indexed?;
+        let old = old?;
         let drain = old.as_deref().and_then(|s| serde_json::from_str::<WorkerInfo>(s).ok()).is_some_and(|w| w.drain);
         Ok(Heartbeat { drain, was_missing: old.is_none() })
     }
 
     /// Removes a worker's record and index entry (a clean exit).
     pub async fn deregister(&self, id: &str) -> Result<()> {
-        let p = self.redis().pipeline();
-        p.del::<(), _>(keys::worker(self.prefix(), id)).await?;
-        p.zrem::<(), _, _>(keys::workers_set(self.prefix()), id).await?;
-        let _: Vec<Value> = p.all().await?;
+        let record = redis::cmd("DEL").arg(keys::worker(self.prefix(), id)).to_owned();
+        let index = redis::cmd("ZREM").arg(keys::workers_set(self.prefix())).arg(id).to_owned();
+        let (a, b) = tokio::join!(self.query::<Value>(&record), self.query::<Value>(&index));
+        a?;
+        b?;
         Ok(())
     }
 
@@ -113,30 +106,23 @@ impl Broker {
     /// entries whose heartbeat is older than this are dropped (the record's
     /// TTL has passed too, or is about to).
     pub async fn workers(&self, stale_after: Duration) -> Result<Vec<WorkerInfo>> {
-        let client = self.redis();
         let index = keys::workers_set(self.prefix());
-        let cutoff = self.now_ms() - stale_after.as_millis() as i64;
-        let _: i64 = client.zremrangebyscore(&index, 0.0, (cutoff - 1) as f64).await?;
-        let ids: Vec<String> = client.zrange(&index, 0, -1, None, false, None, false).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let record_keys: Vec<String> = ids.iter().map(|id| keys::worker(self.prefix(), id)).collect();
-        let records: Vec<Option<String>> = if record_keys.len() == 1 {
-            vec![client.get(record_keys[0].as_str()).await?]
-        } else {
-            client.mget(record_keys).await?
-        };
+        let cutoff = self.now_ms() - crate::broker::ms(stale_after);
+        self.query::<i64>(redis::cmd("ZREMRANGEBYSCORE").arg(&index).arg(0).arg(cutoff - 1)).await?;
+        let ids: Vec<String> = self.query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1)).await?;
+        let reads: Vec<redis::Cmd> =
+            ids.iter().map(|id| redis::cmd("GET").arg(keys::worker(self.prefix(), id)).to_owned()).collect();
+        let records = futures::future::join_all(reads.iter().map(|c| self.query::<Option<String>>(c))).await;
         let mut out = Vec::new();
         let mut gone = Vec::new();
         for (id, record) in ids.into_iter().zip(records) {
-            match record.and_then(|r| serde_json::from_str::<WorkerInfo>(&r).ok()) {
+            match record?.and_then(|r| serde_json::from_str::<WorkerInfo>(&r).ok()) {
                 Some(info) => out.push(info),
                 None => gone.push(id),
             }
         }
         if !gone.is_empty() {
-            let _: i64 = client.zrem(&index, gone).await?;
+            self.query::<i64>(redis::cmd("ZREM").arg(&index).arg(&gone)).await?;
         }
         Ok(out)
     }
@@ -145,17 +131,15 @@ impl Broker {
     /// exit, as on SIGTERM. It notices at its next heartbeat. Returns false
     /// when no live worker has this id.
     pub async fn request_drain(&self, id: &str) -> Result<bool> {
-        let client = self.redis();
         let key = keys::worker(self.prefix(), id);
-        let record: Option<String> = client.get(&key).await?;
+        let record: Option<String> = self.query(redis::cmd("GET").arg(&key)).await?;
         let Some(mut info) = record.and_then(|r| serde_json::from_str::<WorkerInfo>(&r).ok()) else {
             return Ok(false);
         };
         info.drain = true;
         let json = serde_json::to_string(&info).expect("a worker record always serializes");
         // XX: never recreate the record of a worker that expired meanwhile.
-        let set: Option<String> =
-            client.set(&key, json, Some(Expiration::KEEPTTL), Some(SetOptions::XX), false).await?;
+        let set: Option<String> = self.query(redis::cmd("SET").arg(&key).arg(json).arg("KEEPTTL").arg("XX")).await?;
         Ok(set.is_some())
     }
 }

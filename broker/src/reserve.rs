@@ -1,11 +1,12 @@
 //! Reserve: take up to N jobs for one worker, each under a lease.
 use crate::broker::Broker;
+use crate::broker::{Arg, ms};
 use crate::envelope::Envelope;
 use crate::error::Result;
 use crate::name::QueueName;
 use crate::reply;
 use crate::select::Selector;
-use fred::types::Value;
+use redis::Value;
 use std::time::Duration;
 
 /// A reservation's claim on a job: the attempt number is the fencing token,
@@ -42,36 +43,21 @@ impl Broker {
         selector.limited_until = None;
         while out.len() < max && candidate.iter().any(|c| *c) {
             let plan = selector.plan(max - out.len(), &candidate);
-            let now = self.now_ms();
-            let until = now + lease.as_millis() as i64;
             let mut asked = Vec::new();
             let mut calls = Vec::new();
             for (i, &count) in plan.iter().enumerate().filter(|(_, c)| **c > 0) {
-                let k = self.keys(&selector.queues()[i]);
-                let keys = vec![
-                    k.pending.clone(),
-                    k.active.clone(),
-                    k.jobs.clone(),
-                    k.conf.clone(),
-                    k.wake.clone(),
-                    k.dead.clone(),
-                    k.unique.clone(),
-                    k.stats.clone(),
-                    k.delayed.clone(),
-                    k.keyrate.clone(),
-                ];
-                let mut args: Vec<Value> = vec![
-                    now.into(),
-                    (count as i64).into(),
-                    until.into(),
-                    (self.config().dead_max_len as i64).into(),
-                    (self.config().dead_max_age.as_millis() as i64).into(),
+                let mut args: Vec<Arg> = vec![
+                    self.clock_arg(),
+                    (count as u64).into(),
+                    ms(lease).into(),
+                    self.config().dead_max_len.into(),
+                    ms(self.config().dead_max_age).into(),
                 ];
                 args.extend(rules.iter().cloned());
                 asked.push((i, count));
-                calls.push((&self.inner.scripts.reserve, keys, args));
+                calls.push((&self.inner.scripts.reserve, selector.queues()[i].clone(), args));
             }
-            let replies = self.eval_many(calls).await?;
+            let replies = self.eval_many(calls).await;
             for ((i, count), reply) in asked.into_iter().zip(replies) {
                 let queue = selector.queues()[i].clone();
                 // One queue's damaged keys must not stop the others: skip it
@@ -117,20 +103,40 @@ impl Broker {
     /// Reads one queue's reserve reply into `out`, burying damaged envelopes.
     async fn take_reply(&self, queue: &QueueName, reply: Value, out: &mut Vec<Reserved>) -> Result<Taken> {
         let items = reply::array("reserve", reply)?;
-        let head = reply::int("reserve", items.first().unwrap_or(&Value::Null))?;
-        let hint = reply::int("reserve", items.get(1).unwrap_or(&Value::Null))?;
+        let head = reply::int("reserve", items.first().unwrap_or(&Value::Nil))?;
+        // The script answers waits from now by Redis's clock; they become
+        // deadlines on this process's clock here, and only here.
+        let now = self.now_ms();
+        let at = |wait: i64| if wait > 0 { now.saturating_add(wait) } else { wait };
+        let hint = at(reply::int("reserve", items.get(1).unwrap_or(&Value::Nil))?);
         match head {
             -1 => return Ok(Taken::Paused),
             -2 => return Ok(Taken::Limited { until: hint }),
             _ => {}
         }
-        let next_due = reply::int("reserve", items.get(2).unwrap_or(&Value::Null))?;
+        let next_due = at(reply::int("reserve", items.get(2).unwrap_or(&Value::Nil))?);
         let mut popped = 0;
         let mut rest = items.into_iter().skip(3);
         while let (Some(id), Some(attempt), Some(env)) = (rest.next(), rest.next(), rest.next()) {
             popped += 1;
-            let id = reply::string("reserve", id)?;
-            let attempt = reply::int("reserve", &attempt)? as u32;
+            let raw_id = reply::bytes("reserve", id)?;
+            let attempt = reply::int("reserve", &attempt)?;
+            // An id another language wrote that is not UTF-8, or an attempt
+            // count out of range, cannot be leased to a handler: bury that
+            // job alone, never failing the batch.
+            let (id, attempt) = match (String::from_utf8(raw_id), u32::try_from(attempt)) {
+                (Ok(id), Ok(attempt)) => (id, attempt),
+                (Err(e), _) => {
+                    let raw = e.into_bytes();
+                    tracing::warn!(queue = %queue, id = %String::from_utf8_lossy(&raw), "burying a job whose id is not UTF-8");
+                    self.bury_raw(queue, &raw, attempt, "damaged job: its id is not UTF-8").await?;
+                    continue;
+                }
+                (Ok(id), Err(_)) => {
+                    self.bury_raw(queue, id.as_bytes(), attempt, "damaged job: attempt count out of range").await?;
+                    continue;
+                }
+            };
             let lease = Lease { queue: queue.clone(), id, attempt };
             let parsed = reply::string("reserve", env).and_then(|raw| Envelope::parse(&raw));
             match parsed {

@@ -273,25 +273,9 @@ async fn stats_of(broker: &Broker, queues: &[QueueName]) -> anyhow::Result<Vec<Q
     Ok(out)
 }
 
-/// Deletes every key under the demo's prefix.
+/// Deletes every key under the demo's prefix (on every master of a cluster).
 async fn cleanup(broker: &Broker, prefix: &str) {
-    use fred::interfaces::{ClientLike, KeysInterface};
-    let client = broker.redis();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply: Result<(String, Vec<String>), _> = client
-            .custom(
-                fred::cmd!("SCAN"),
-                vec![cursor.clone(), "MATCH".into(), format!("{prefix}:*"), "COUNT".into(), "1000".into()],
-            )
-            .await;
-        let Ok((next, keys)) = reply else { return };
-        if !keys.is_empty() {
-            let _: Result<i64, _> = client.unlink(keys).await;
-        }
-        if next == "0" {
-            return;
-        }
-        cursor = next;
+    if let Err(e) = broker.delete_prefix(prefix).await {
+        eprintln!("weir demo: could not delete the demo's keys under {prefix}: {e}");
     }
 }

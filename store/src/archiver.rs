@@ -53,7 +53,7 @@ struct Inner {
 
 impl Archiver {
     pub fn new(broker: Broker, store: Store, config: ArchiverConfig) -> Archiver {
-        let lock = FleetLock::new(&broker, "archiver");
+        let lock = crate::lock::service_lock(&broker, "archiver");
         Archiver { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
     }
 

@@ -143,7 +143,7 @@ struct Inner {
 
 impl HistorySampler {
     pub fn new(broker: Broker, store: Store, config: HistoryConfig) -> HistorySampler {
-        let lock = FleetLock::new(&broker, "history");
+        let lock = crate::lock::service_lock(&broker, "history");
         HistorySampler { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
     }
 

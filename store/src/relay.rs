@@ -70,7 +70,7 @@ struct Inner {
 
 impl Relay {
     pub fn new(broker: Broker, store: Store, config: RelayConfig) -> Relay {
-        let lock = FleetLock::new(&broker, "relay");
+        let lock = crate::lock::service_lock(&broker, "relay");
         Relay { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
     }
 

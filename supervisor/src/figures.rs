@@ -26,7 +26,7 @@ pub async fn read(
     let mut counters = Vec::with_capacity(queues.len());
     for (i, q) in queues.iter().enumerate() {
         let s = broker.stats(q).await?;
-        let due_soon = broker.count_due(q, now + tick.as_millis() as i64).await?;
+        let due_soon = broker.count_due(q, tick).await?;
         let c = Counters { processed: s.processed, runtime_ms: s.runtime_ms };
         let before = previous.and_then(|(d, cs)| cs.get(i).map(|c| (d.at, c.clone())));
         let (rate, avg) = match before {

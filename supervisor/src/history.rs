@@ -3,12 +3,11 @@
 //! which decides from the decisions of earlier runs.
 use crate::figures::Counters;
 use crate::policy::Decision;
-use fred::interfaces::ListInterface;
 use serde::{Deserialize, Serialize};
 use weir_broker::{Broker, Result};
 
 /// Decisions kept.
-pub const KEEP: i64 = 500;
+pub const KEEP: u64 = 500;
 
 /// A decision with the counters it was made from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,16 +31,12 @@ pub fn key(prefix: &str) -> String {
 
 pub async fn record(broker: &Broker, entry: &Entry) -> Result<()> {
     let json = serde_json::to_string(entry).expect("an entry always serializes");
-    let p = broker.redis().pipeline();
-    p.lpush::<(), _, _>(key(broker.prefix()), json).await?;
-    p.ltrim::<(), _>(key(broker.prefix()), 0, KEEP - 1).await?;
-    p.all::<()>().await?;
-    Ok(())
+    broker.push_capped(&key(broker.prefix()), &json, KEEP).await
 }
 
 /// The newest `n` entries, oldest first. Entries that do not parse are skipped.
 pub async fn recent(broker: &Broker, n: usize) -> Result<Vec<Entry>> {
-    let raw: Vec<String> = broker.redis().lrange(key(broker.prefix()), 0, n.max(1) as i64 - 1).await?;
+    let raw = broker.newest(&key(broker.prefix()), u64::try_from(n).unwrap_or(u64::MAX)).await?;
     let mut out: Vec<Entry> = raw.iter().filter_map(|r| serde_json::from_str(r).ok()).collect();
     out.reverse();
     Ok(out)

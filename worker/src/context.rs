@@ -15,15 +15,15 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    pub(crate) fn new(envelope: &Envelope, queue: QueueName, attempt: u32, cancel: CancellationToken) -> Self {
-        JobContext {
-            id: envelope.id.clone(),
-            kind: envelope.kind.clone(),
-            queue,
-            attempt,
-            max_attempts: envelope.max_attempts,
-            cancel,
-        }
+    /// `max_attempts`: the envelope's limit, capped by the worker's `--tries`.
+    pub(crate) fn new(
+        envelope: &Envelope,
+        queue: QueueName,
+        attempt: u32,
+        max_attempts: u32,
+        cancel: CancellationToken,
+    ) -> Self {
+        JobContext { id: envelope.id.clone(), kind: envelope.kind.clone(), queue, attempt, max_attempts, cancel }
     }
 
     /// Fires when the attempt's timeout expires or the worker is forced to

@@ -6,14 +6,12 @@
 //! queue per interval whatever its size. On top of the passes, a worker that
 //! schedules a retry promotes that queue itself when the retry is due, so
 //! short backoffs are not stretched to the interval.
-use fred::interfaces::KeysInterface;
-use fred::types::{Expiration, SetOptions};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use weir_broker::service::Service;
-use weir_broker::{Broker, QueueName, keys};
+use weir_broker::{Broker, FleetLock, QueueName, keys};
 
 /// Retries due within this window share one promote call.
 const COALESCE_MS: i64 = 50;
@@ -95,20 +93,11 @@ fn jittered(interval: Duration) -> Duration {
 
 async fn pass(broker: &Broker, worker_id: &str, queues: &[QueueName], interval: Duration, reclaim_now: bool) {
     for q in queues {
-        let lock = keys::housekeeping_lock(broker.prefix(), q);
-        let won: Result<Option<String>, _> = broker
-            .redis()
-            .set(
-                &lock,
-                worker_id,
-                Some(Expiration::PX(interval.as_millis().max(1) as i64)),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await;
-        match won {
-            Ok(Some(_)) => {}
-            Ok(None) => continue,
+        // A pass lock: never released, so the fleet makes about one pass per interval.
+        let lock = FleetLock::new(broker, keys::housekeeping_lock(broker.prefix(), q), worker_id);
+        match lock.try_acquire(interval).await {
+            Ok(true) => {}
+            Ok(false) => continue,
             Err(e) => {
                 tracing::warn!(queue = %q, error = %e, "housekeeping lock failed");
                 continue;

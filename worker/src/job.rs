@@ -55,7 +55,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                         _ = cancel.cancelled() => {}
                     }
                 }
-                let ctx = JobContext::new(&envelope, lease.queue.clone(), lease.attempt, cancel.clone());
+                let ctx = JobContext::new(&envelope, lease.queue.clone(), lease.attempt, max_attempts, cancel.clone());
                 let call = AssertUnwindSafe(handler.call(envelope, ctx)).catch_unwind();
                 let stopped = || if shared.force.is_cancelled() { Outcome::Released } else { Outcome::Lost };
                 tokio::select! {
@@ -124,8 +124,8 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
 /// Back-pressure: the job goes back without using an attempt and its queue
 /// (or rate key) is held until then, for the whole fleet.
 async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, hold: weir_broker::Hold) {
-    let until = shared.broker.now_ms() + after.as_millis() as i64;
-    match shared.broker.snooze(lease, until, hold).await {
+    let until = shared.broker.now_ms().saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+    match shared.broker.snooze(lease, after, hold).await {
         Ok(true) => {
             tracing::warn!(error = %message, retry_in = %format_duration(after), ?hold, "rate limited; holding");
             shared.housekeeper.promote_at(&lease.queue, until);
@@ -138,16 +138,16 @@ async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, 
 
 async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_broker::Backoff, max_attempts: u32) {
     let message = error.to_string();
-    let more = lease.attempt < max_attempts;
-    let now = shared.broker.now_ms();
+    // Whether attempts remain is decided by fail.lua from the job's stored
+    // limit; here only whether this error allows a retry, and when.
     let retry_in: Option<Duration> = match &error {
         JobError::Fatal(_) => None,
-        _ if !more => None,
         JobError::RetryAfter { after, .. } => Some(*after),
         _ => Some(retry::delay(backoff, lease.attempt)),
     };
-    let retry_at = retry_in.map(|d| now + d.as_millis() as i64);
-    match shared.broker.fail(lease, &message, retry_at).await {
+    let now = shared.broker.now_ms();
+    let retry_at = retry_in.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+    match shared.broker.fail_capped(lease, &message, retry_in, Some(max_attempts)).await {
         Ok(FailOutcome::Retry) => {
             let d = retry_in.unwrap_or_default();
             tracing::warn!(error = %message, retry_in = %format_duration(d), "attempt failed; will retry");

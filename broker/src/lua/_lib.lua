@@ -1,15 +1,35 @@
 -- Shared helpers, prepended to every weir script at load time (see scripts.rs).
--- A job's data lives in the queue's `jobs` hash under fields derived from its id:
---   <id>    the JSON envelope (immutable)
---   <id>:a  attempts started (integer)
---   <id>:m  max attempts (integer)
---   <id>:u  unique key, when the job has one
---   <id>:e  JSON array of {attempt, at, error} for failed attempts
---   <id>:r  rate key, when the job has one
+-- A job's data lives in the queue's `jobs` hash under fields named by a
+-- one-letter tag, a colon, then the id, so no id can name another job's field
+-- (whatever bytes the id holds):
+--   j:<id>  the JSON envelope (immutable)
+--   a:<id>  attempts started (integer)
+--   m:<id>  max attempts (integer)
+--   u:<id>  unique key, when the job has one
+--   e:<id>  JSON array of {attempt, at, error} for failed attempts
+--   r:<id>  rate key, when the job has one
 -- Field names are built here; keys never are (Redis Cluster).
 
+local function f_env(id) return 'j:' .. id end
+local function f_att(id) return 'a:' .. id end
+local function f_max(id) return 'm:' .. id end
+local function f_unq(id) return 'u:' .. id end
+local function f_err(id) return 'e:' .. id end
+local function f_rky(id) return 'r:' .. id end
+
 local function job_fields(id)
-  return id, id .. ':a', id .. ':m', id .. ':u', id .. ':e', id .. ':r'
+  return f_env(id), f_att(id), f_max(id), f_unq(id), f_err(id), f_rky(id)
+end
+
+-- Now, by the Redis server's clock: one clock for the whole fleet, whatever
+-- the callers' clocks say. `offset` is the documented test hook
+-- (BrokerConfig::clock, 0 in production) that moves time without sleeping:
+-- an offset in ms, or '=T' for a frozen time T.
+-- Redis 7 replicates scripts by their effects, so TIME is safe here.
+local function now_ms(offset)
+  if string.sub(offset or '', 1, 1) == '=' then return tonumber(string.sub(offset, 2)) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + (tonumber(offset) or 0)
 end
 
 local function delete_job(jobs, id)
@@ -24,7 +44,7 @@ local function unique_owner(entry)
 end
 
 local function free_unique(jobs, unique, id)
-  local u = redis.call('HGET', jobs, id .. ':u')
+  local u = redis.call('HGET', jobs, f_unq(id))
   if u then
     local entry = redis.call('HGET', unique, u)
     if entry and unique_owner(entry) == id then
@@ -35,13 +55,13 @@ end
 
 local function append_error(jobs, id, attempt, now, message)
   local list = {}
-  local raw = redis.call('HGET', jobs, id .. ':e')
+  local raw = redis.call('HGET', jobs, f_err(id))
   if raw then
     local ok, decoded = pcall(cjson.decode, raw)
     if ok and type(decoded) == 'table' then list = decoded end
   end
   list[#list + 1] = { attempt = attempt, at = now, error = message }
-  redis.call('HSET', jobs, id .. ':e', cjson.encode(list))
+  redis.call('HSET', jobs, f_err(id), cjson.encode(list))
 end
 
 local function drop_dead(dead, jobs, ids)
@@ -74,11 +94,11 @@ end
 -- same fence and takes the job out of `active`, with ZREM's reply standing in
 -- for ZSCORE (no float to format on the ack path).
 local function holds_lease(active, jobs, id, attempt)
-  return redis.call('ZSCORE', active, id) and redis.call('HGET', jobs, id .. ':a') == attempt
+  return redis.call('ZSCORE', active, id) and redis.call('HGET', jobs, f_att(id)) == attempt
 end
 
 local function take_lease(active, jobs, id, attempt)
-  return redis.call('HGET', jobs, id .. ':a') == attempt and redis.call('ZREM', active, id) == 1
+  return redis.call('HGET', jobs, f_att(id)) == attempt and redis.call('ZREM', active, id) == 1
 end
 
 -- Moves up to `limit` due jobs from `delayed` to `pending`, keeping their
@@ -106,6 +126,8 @@ end
 -- Refuses to run on keys of the wrong type (hand-edited, or another app's
 -- keys under our prefix) before anything is written: a script that failed
 -- half-way would keep its earlier writes and could drop jobs.
+-- Every script calls it first, with every key it may write, so a damaged
+-- key fails that one call cleanly and the job stays where it was.
 local function check_types(expected)
   for key, kind in pairs(expected) do
     local t = redis.call('TYPE', key)['ok']

@@ -4,6 +4,9 @@
 -- Returns, per job, 1 when acked and 0 when this reservation no longer holds the
 -- job (its lease expired and it was reclaimed).
 local active, jobs, unique, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local bad = check_types({ [active] = 'zset', [jobs] = 'hash', [unique] = 'hash', [stats] = 'hash',
+  [KEYS[5]] = 'hash', [KEYS[6]] = 'zset', [KEYS[7]] = 'list' })
+if bad then return bad end
 local out = {}
 local done = 0
 for i = 2, #ARGV, 2 do

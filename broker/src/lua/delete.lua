@@ -4,6 +4,8 @@
 -- ARGV[1] id
 -- Returns the state the job was deleted from ('pending', 'delayed', 'dead'), or false.
 local pending, delayed, dead, jobs, unique = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local bad = check_types({ [pending] = 'zset', [delayed] = 'zset', [dead] = 'zset', [jobs] = 'hash', [unique] = 'hash' })
+if bad then return bad end
 local id = ARGV[1]
 local from = false
 if redis.call('ZREM', pending, id) == 1 then from = 'pending'

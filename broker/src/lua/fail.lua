@@ -1,23 +1,31 @@
 -- fail: record a failed attempt of a reserved job; retry it later or bury it.
 -- KEYS[1] active  KEYS[2] delayed  KEYS[3] dead  KEYS[4] jobs  KEYS[5] unique  KEYS[6] stats
 -- KEYS[7] conf  KEYS[8] pending  KEYS[9] wake
--- ARGV[1] now_ms  ARGV[2] id  ARGV[3] attempt  ARGV[4] error
--- ARGV[5] retry_at_ms (-1 = do not retry)  ARGV[6] dead_max_len  ARGV[7] dead_max_age_ms
+-- ARGV[1] clock_offset_ms  ARGV[2] id  ARGV[3] attempt  ARGV[4] error
+-- ARGV[5] retry_in_ms (-1 = do not retry)  ARGV[6] dead_max_len  ARGV[7] dead_max_age_ms
+-- ARGV[8] attempts_cap (0 = none: the worker's --tries, capping the job's own limit)
 -- Returns 'retry', 'dead', or 'lost' (this reservation no longer holds the job).
+-- Whether a failure is retried is decided here, and only here: the caller
+-- says whether the error allows a retry and when; the attempts left decide.
 local active, delayed, dead, jobs, unique, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local now, id, attempt, message = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local retry_at, dead_len, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local bad = check_types({ [active] = 'zset', [delayed] = 'zset', [dead] = 'zset', [jobs] = 'hash',
+  [unique] = 'hash', [stats] = 'hash', [KEYS[7]] = 'hash', [KEYS[8]] = 'zset', [KEYS[9]] = 'list' })
+if bad then return bad end
+local now, id, attempt, message = now_ms(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local retry_in, dead_len, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local cap = tonumber(ARGV[8]) or 0
 
 if not take_lease(active, jobs, id, attempt) then return 'lost' end
 slot_freed(KEYS[7], KEYS[8], KEYS[9])
 redis.call('HINCRBY', stats, 'failed', 1)
 append_error(jobs, id, tonumber(attempt), now, message)
-local max = tonumber(redis.call('HGET', jobs, id .. ':m') or '')
-if retry_at >= 0 and max and tonumber(attempt) < max then
-  redis.call('ZADD', delayed, retry_at, id)
+local max = tonumber(redis.call('HGET', jobs, f_max(id)) or '')
+if max and cap > 0 and cap < max then max = cap end
+if retry_in >= 0 and max and tonumber(attempt) < max then
+  redis.call('ZADD', delayed, now + retry_in, id)
   return 'retry'
 end
-if retry_at >= 0 and not max then
+if retry_in >= 0 and not max then
   append_error(jobs, id, tonumber(attempt), now, 'max attempts damaged; not retried')
 end
 bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)

@@ -2,12 +2,12 @@
 -- the rate-key state, whose entries are stale once their time has passed
 -- (a key never seen again would otherwise stay forever).
 -- KEYS[1] delayed  KEYS[2] pending  KEYS[3] wake  KEYS[4] keyrate  KEYS[5] conf
--- ARGV[1] now_ms  ARGV[2] limit
+-- ARGV[1] clock_offset_ms  ARGV[2] limit
 -- Returns {moved, still_due} where still_due > 0 means call again.
 local delayed, pending, wake = KEYS[1], KEYS[2], KEYS[3]
-local bad = check_types({ [delayed] = 'zset', [pending] = 'zset', [KEYS[4]] = 'hash', [KEYS[5]] = 'hash' })
+local bad = check_types({ [delayed] = 'zset', [pending] = 'zset', [wake] = 'list', [KEYS[4]] = 'hash', [KEYS[5]] = 'hash' })
 if bad then return bad end
-local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, limit = now_ms(ARGV[1]), tonumber(ARGV[2])
 local moved = promote_due(delayed, pending, now, limit)
 if redis.call('EXISTS', KEYS[4]) == 1 then
   local cursor = redis.call('HGET', KEYS[5], 'keyrate_cursor') or '0'

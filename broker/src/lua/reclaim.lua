@@ -2,18 +2,21 @@
 -- The attempt stays counted: back to pending, or to the dead set when spent.
 -- KEYS[1] active  KEYS[2] pending  KEYS[3] dead  KEYS[4] jobs  KEYS[5] unique  KEYS[6] stats  KEYS[7] wake
 -- KEYS[8] conf
--- ARGV[1] now_ms  ARGV[2] limit  ARGV[3] dead_max_len  ARGV[4] dead_max_age_ms
+-- ARGV[1] clock_offset_ms  ARGV[2] limit  ARGV[3] dead_max_len  ARGV[4] dead_max_age_ms
 -- Returns {requeued, buried, still_expired}.
 local active, pending, dead, jobs, unique, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local now, limit, dead_len, dead_age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local bad = check_types({ [active] = 'zset', [pending] = 'zset', [dead] = 'zset', [jobs] = 'hash',
+  [unique] = 'hash', [stats] = 'hash', [wake] = 'list', [KEYS[8]] = 'hash' })
+if bad then return bad end
+local now, limit, dead_len, dead_age = now_ms(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local expired = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, limit)
 local requeued, buried = 0, 0
 for _, id in ipairs(expired) do
   redis.call('ZREM', active, id)
-  local attempt = tonumber(redis.call('HGET', jobs, id .. ':a') or '')
-  local max = tonumber(redis.call('HGET', jobs, id .. ':m') or '')
+  local attempt = tonumber(redis.call('HGET', jobs, f_att(id)) or '')
+  local max = tonumber(redis.call('HGET', jobs, f_max(id)) or '')
   append_error(jobs, id, attempt or 0, now, 'lease expired: the worker running this attempt stopped or hung')
-  if attempt and max and attempt < max and redis.call('HEXISTS', jobs, id) == 1 then
+  if attempt and max and attempt < max and redis.call('HEXISTS', jobs, f_env(id)) == 1 then
     redis.call('ZADD', pending, now, id)
     requeued = requeued + 1
   else

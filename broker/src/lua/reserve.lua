@@ -2,14 +2,16 @@
 -- queue's limits.
 -- KEYS[1] pending  KEYS[2] active  KEYS[3] jobs  KEYS[4] conf  KEYS[5] wake
 -- KEYS[6] dead  KEYS[7] unique  KEYS[8] stats  KEYS[9] delayed  KEYS[10] keyrate
--- ARGV[1] now_ms  ARGV[2] count  ARGV[3] lease_until_ms  ARGV[4] dead_max_len  ARGV[5] dead_max_age_ms
+-- ARGV[1] clock_offset_ms  ARGV[2] count  ARGV[3] lease_ms  ARGV[4] dead_max_len  ARGV[5] dead_max_age_ms
 -- ARGV[6] number of rate-key rules, then 3 values per rule: Lua pattern, interval_ms, burst
--- Returns {-1} when the queue is paused; {-2, wait_until_ms} when a limit
--- allows nothing now (0: until a concurrency slot frees); else
--- {remaining_pending, limit_hint, next_due, id, attempt, envelope, ...} where
--- limit_hint is -1 when no limit cut the batch short, and next_due is the
--- time the earliest delayed job comes due (-1: none), so an idle caller can
--- come back then and this script promotes it.
+-- Every time in the reply is a wait in ms from now (by Redis's clock), so the
+-- caller never compares its own clock with Redis's.
+-- Returns {-1} when the queue is paused; {-2, wait_ms} when a limit allows
+-- nothing now (0: until a concurrency slot frees); else
+-- {remaining_pending, limit_wait, next_due_in, id, attempt, envelope, ...} where
+-- limit_wait is -1 when no limit cut the batch short, and next_due_in is the
+-- wait until the earliest delayed job comes due (-1: none), so an idle caller
+-- can come back then and this script promotes it.
 --
 -- A job whose data is missing or whose attempt count is damaged goes to the
 -- dead set here, so it never reaches a worker and never blocks the queue.
@@ -20,17 +22,25 @@
 -- promoted here first, so a busy queue never waits for housekeeping.
 local pending, active, jobs, conf, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local dead, unique, stats, delayed, keyrate = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local now, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local count = tonumber(ARGV[2])
 local dead_len, dead_age = tonumber(ARGV[4]), tonumber(ARGV[5])
 local nrules = tonumber(ARGV[6])
 
-local bad = check_types({ [pending] = 'zset', [active] = 'zset', [delayed] = 'zset', [jobs] = 'hash', [conf] = 'hash', [keyrate] = 'hash' })
+local bad = check_types({ [pending] = 'zset', [active] = 'zset', [delayed] = 'zset', [jobs] = 'hash', [conf] = 'hash',
+  [keyrate] = 'hash', [wake] = 'list', [dead] = 'zset', [unique] = 'hash', [stats] = 'hash' })
 if bad then return bad end
+local now = now_ms(ARGV[1])
+local lease_until = now + tonumber(ARGV[3])
+-- A wait from now, never negative; 0 stays 0 ("until a slot frees").
+local function wait_from_now(t)
+  if t <= 0 then return t end
+  return math.max(1, math.ceil(t - now))
+end
 
 local c = redis.call('HMGET', conf, 'paused', 'held_until', 'concurrency', 'rate_interval', 'rate_burst', 'rate_tat', 'rate_keys')
 if c[1] then return { -1 } end
 local held = tonumber(c[2] or '')
-if held and held > now then return { -2, held } end
+if held and held > now then return { -2, wait_from_now(held) } end
 
 local allowed, hint = count, -1
 local cap = tonumber(c[3] or '')
@@ -45,7 +55,7 @@ if interval then
   tau = interval * ((tonumber(c[5] or '1') or 1) - 1)
   tat0 = math.max(tonumber(c[6] or '0') or 0, now)
   local k = math.floor((tau - (tat0 - now)) / interval) + 1
-  if k <= 0 then return { -2, math.ceil(tat0 - tau) } end
+  if k <= 0 then return { -2, wait_from_now(math.ceil(tat0 - tau)) } end
   if k < allowed then allowed, hint = k, math.ceil(tat0 + k * interval - tau) end
 end
 local check_keys = c[7] ~= false and c[7] ~= nil
@@ -82,18 +92,18 @@ while reserved < allowed and scanned < scan_limit do
   for i = 1, #popped do
     local id = popped[i]
     scanned = scanned + 1
-    local env = redis.call('HGET', jobs, id)
-    local attempts = tonumber(redis.call('HGET', jobs, id .. ':a') or '0')
+    local env = redis.call('HGET', jobs, f_env(id))
+    local attempts = tonumber(redis.call('HGET', jobs, f_att(id)) or '0')
     if not env then
       append_error(jobs, id, 0, now, 'job data missing from the jobs hash')
       bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
     elseif not attempts then
-      append_error(jobs, id, 0, now, 'attempt count damaged: ' .. tostring(redis.call('HGET', jobs, id .. ':a')))
+      append_error(jobs, id, 0, now, 'attempt count damaged: ' .. tostring(redis.call('HGET', jobs, f_att(id))))
       bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
     else
       local wait_until = nil
       if check_keys then
-        local rk = redis.call('HGET', jobs, id .. ':r')
+        local rk = redis.call('HGET', jobs, f_rky(id))
         if rk then wait_until = key_wait(rk) end
       end
       if wait_until then
@@ -102,9 +112,8 @@ while reserved < allowed and scanned < scan_limit do
         if hint == -1 or (hint > 0 and wait_until < hint) then hint = wait_until end
       else
         attempts = attempts + 1
-        redis.call('HSET', jobs, id .. ':a', attempts)
-        -- ARGV[3] as sent: a string Redis parses, not a Lua number to format.
-        redis.call('ZADD', active, ARGV[3], id)
+        redis.call('HSET', jobs, f_att(id), attempts)
+        redis.call('ZADD', active, lease_until, id)
         reserved = reserved + 1
         out[#out + 1] = id
         out[#out + 1] = attempts
@@ -118,9 +127,9 @@ if interval and reserved > 0 then
 end
 local remaining = redis.call('ZCARD', pending)
 out[1] = remaining
-out[2] = hint
+out[2] = wait_from_now(hint)
 local next_due = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-if next_due[2] then out[3] = tonumber(next_due[2]) end
+if next_due[2] then out[3] = math.max(1, math.ceil(tonumber(next_due[2]) - now)) end
 -- Pass the baton: another idle worker may take what this batch left, unless
 -- a limit is what left it (waking workers then would only spin).
 if remaining > 0 and hint == -1 then wake_one(wake) end

@@ -8,7 +8,6 @@ use super::enqueue::{BULK, bulk, cost};
 use super::server::Usage;
 use super::{Bench, Figure};
 use anyhow::{Context, bail, ensure};
-use fred::interfaces::HashesInterface;
 use std::time::{Duration, Instant};
 use weir::broker::Broker;
 use weir::{Client, QueueName};
@@ -179,14 +178,15 @@ pub async fn rss_growth(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
 
 /// The queue's processed counter.
 pub async fn processed(broker: &Broker, queue: &QueueName) -> anyhow::Result<u64> {
-    let v: Option<u64> = broker.redis().hget(&broker.keys(queue).stats, "processed").await?;
-    Ok(v.unwrap_or(0))
+    // One HGET, not a full stats read: this is polled during the measurement.
+    let hget = weir::broker::redis::cmd("HGET").arg(&broker.keys(queue).stats).arg("processed").to_owned();
+    Ok(broker.query::<Option<u64>>(&hget).await?.unwrap_or(0))
 }
 
 /// Every job was processed exactly once and nothing is left anywhere.
 pub async fn verify(broker: &Broker, queue: &QueueName, n: u64) -> anyhow::Result<()> {
     let s = broker.stats(queue).await?;
-    let jobs: u64 = broker.redis().hlen(&broker.keys(queue).jobs).await?;
+    let jobs: u64 = broker.query(weir::broker::redis::cmd("HLEN").arg(&broker.keys(queue).jobs)).await?;
     ensure!(
         s.processed == n && s.pending == 0 && s.active == 0 && s.delayed == 0 && s.dead == 0 && s.failed == 0,
         "queue {queue}: expected {n} processed and nothing left, found {s:?}"

@@ -1,9 +1,7 @@
 //! The Redis side of `weir bench`: a private `redis-server`, what Redis says
 //! it spent (commands and CPU), and removing the bench's keys.
 use super::Bench;
-use anyhow::{Context, bail};
-use fred::interfaces::{ClientLike, KeysInterface};
-use fred::types::{InfoKind, Value};
+use anyhow::Context;
 use std::collections::HashMap;
 use weir::broker::Broker;
 
@@ -26,7 +24,7 @@ const SCRIPT_CALLS: [&str; 4] = ["evalsha", "eval", "evalsha_ro", "eval_ro"];
 
 impl Usage {
     pub async fn read(broker: &Broker) -> anyhow::Result<Usage> {
-        let text: String = broker.redis().info(Some(InfoKind::All)).await.context("INFO")?;
+        let text: String = broker.info("all").await.context("INFO")?;
         let mut u = Usage::default();
         let (mut user, mut sys) = (0.0, 0.0);
         for line in text.lines() {
@@ -104,31 +102,6 @@ impl Spent {
 /// Removes every key under the bench's prefix.
 pub async fn purge(bench: &Bench) -> anyhow::Result<()> {
     let broker = bench.broker().await?;
-    let client = broker.redis();
-    let pattern = format!("{}:*", bench.prefix);
-    let mut cursor = "0".to_string();
-    loop {
-        let page: Value = client.scan_page(cursor.clone(), pattern.clone(), Some(1000), None).await?;
-        let (next, keys) = match page {
-            Value::Array(mut parts) if parts.len() == 2 => {
-                let keys = parts.pop().unwrap_or(Value::Null);
-                let next = parts.pop().and_then(|c| c.as_string()).unwrap_or_else(|| "0".into());
-                let keys: Vec<String> = match keys {
-                    Value::Array(k) => k.into_iter().filter_map(|k| k.as_string()).collect(),
-                    _ => Vec::new(),
-                };
-                (next, keys)
-            }
-            other => bail!("unexpected SCAN reply {other:?}"),
-        };
-        if !keys.is_empty() {
-            client.unlink::<(), _>(keys).await?;
-        }
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-    }
-    let _ = client.quit().await;
+    broker.delete_prefix(&bench.prefix).await?;
     Ok(())
 }
