@@ -11,23 +11,23 @@
 //! the kit can start what the code under test connects to with any client.
 //!
 //! # Layout
-//! - [`server`]: [`RedisServer`], one server, with its builder
+//! - `server`: [`RedisServer`], one server, with its builder
 //!   (`appendonly`), `kill9`/`restart`/`stop`, and `INFO commandstats`
 //!   helpers.
-//! - [`cluster`]: [`RedisCluster`], 3+3 nodes made by `redis-cli --cluster
+//! - `cluster`: [`RedisCluster`], 3+3 nodes made by `redis-cli --cluster
 //!   create`; failover, live slot migration, one queue per master.
-//! - [`sentinel`]: [`SentinelGroup`], master, replica and 3 sentinels;
+//! - `sentinel`: [`SentinelGroup`], master, replica and 3 sentinels;
 //!   forced and crash failover.
-//! - [`slot`]: [`key_slot`], the cluster's key-to-slot rule.
+//! - `slot`: [`key_slot`], the cluster's key-to-slot rule.
 //! - `node`: one `redis-server` process, its temp dir and its watcher; the
 //!   only place processes are spawned and killed.
 //! - `resp`: the RESP2 wire format; `wait`: polling with a reason.
-pub mod cluster;
+mod cluster;
 mod node;
 mod resp;
-pub mod sentinel;
-pub mod server;
-pub mod slot;
+mod sentinel;
+mod server;
+mod slot;
 mod wait;
 
 pub use cluster::RedisCluster;

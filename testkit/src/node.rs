@@ -60,7 +60,8 @@ impl Node {
     /// [`DATA_NODE_CONFIG`]).
     pub(crate) fn start(kind: Kind, config: &str) -> io::Result<Node> {
         let dir = new_temp_dir()?;
-        let watcher = Command::new("sh")
+        // By path: a missing redis-server must be the error a bare PATH gives.
+        let watcher = Command::new("/bin/sh")
             .arg("-c")
             .arg(WATCHER)
             .arg("sh")
@@ -146,8 +147,8 @@ impl Node {
                 e
             }
         })?;
-        self.tell_watcher(&server.id().to_string());
         let pid = server.id();
+        self.tell_watcher(&pid.to_string());
         self.server = Some(server);
         let ready = wait_until(Duration::from_secs(10), || self.answers_as(pid));
         ready.map_err(|reason| {

@@ -42,47 +42,55 @@ fn a_server_keeps_its_aof_across_kill9_and_restart() {
     assert!(server.total_commands() >= 1);
 }
 
-/// Run by `a_dead_test_process_leaves_no_server` in a child process, which
-/// prints the port and aborts without running any destructor.
+/// Runs one of the `#[ignore]`d tests below in a child process.
+fn run_ignored_test(name: &str, command: impl FnOnce(&mut Command) -> &mut Command) -> (u32, Output) {
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"]).stdout(Stdio::piped());
+    let child = command(child.stderr(Stdio::piped())).spawn().unwrap();
+    (child.id(), child.wait_with_output().unwrap())
+}
+
 #[test]
 #[ignore = "run as a child process by a_dead_test_process_leaves_no_server"]
 fn start_a_server_then_abort() {
     let server = RedisServer::start();
     println!("port={}", server.port());
+    // No destructor runs: only the watcher can clean up.
     std::process::abort();
 }
 
 #[test]
 fn a_dead_test_process_leaves_no_server() {
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "start_a_server_then_abort", "--ignored", "--nocapture", "--test-threads=1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let dir_prefix = format!("weir-testkit-{}-", child.id());
-    let child = child.wait_with_output().unwrap();
+    let (pid, child) = run_ignored_test("start_a_server_then_abort", |c| c);
     let out = String::from_utf8_lossy(&child.stdout);
     // libtest prints the test's name on the same line.
     let port = out.split_once("port=").and_then(|(_, rest)| rest.lines().next()?.parse::<u16>().ok());
     let port = port.unwrap_or_else(|| panic!("no port from the child: {child:?}"));
-    let gone = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(20));
-        weir_testkit::cmd(port, &["PING"]).is_err()
-    });
-    assert!(gone, "the server on {port} outlived the aborted process");
+    let dir_prefix = format!("weir-testkit-{pid}-");
     let dir_left = || {
         let mut entries = std::fs::read_dir(std::env::temp_dir()).unwrap();
         entries.any(|e| e.unwrap().file_name().to_string_lossy().starts_with(&dir_prefix))
     };
-    assert!(
-        !dir_left()
-            || (0..100).any(|_| {
-                std::thread::sleep(Duration::from_millis(20));
-                !dir_left()
-            }),
-        "the aborted process left its temp dir {dir_prefix}*"
-    );
+    let cleaned = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        weir_testkit::cmd(port, &["PING"]).is_err() && !dir_left()
+    });
+    assert!(cleaned, "the server on {port} or its dir {dir_prefix}* outlived the aborted process");
+}
+
+#[test]
+#[ignore = "run as a child process by a_missing_redis_server_says_how_to_install_it"]
+fn start_a_cluster() {
+    RedisCluster::start();
+}
+
+#[test]
+fn a_missing_redis_server_says_how_to_install_it() {
+    let (_, child) = run_ignored_test("start_a_cluster", |c| c.env("PATH", "/nonexistent"));
+    let out = String::from_utf8_lossy(&child.stderr);
+    assert!(!child.status.success());
+    assert!(out.contains("could not start a Redis Cluster"), "{out}");
+    assert!(out.contains("install redis-server (scripts/test does"), "{out}");
 }
 
 #[test]
