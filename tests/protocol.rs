@@ -14,7 +14,7 @@ struct SendInvoice {
 
 fn redis_cli(script: &str) -> String {
     let mut child = Command::new("redis-cli")
-        .args(["-p", &util::redis().port.to_string()])
+        .args(["-p", &util::redis().port().to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
