@@ -42,3 +42,22 @@ async fn memory_limit_exits_with_12_after_a_job_allocates_past_it() {
     let s = b.stats(&q("a")).await.unwrap();
     assert_eq!((s.processed, s.pending, s.active), (1, 3, 0), "the allocating job finished; the rest wait\n{s:?}");
 }
+
+#[test]
+fn numbers_past_their_bounds_are_one_line_at_start_not_a_panic_or_a_wrap() {
+    let prefix = util::prefix("work-bounds");
+    // Before: a semaphore panic, and a memory limit of 2^44 MiB wrapping to 0 bytes.
+    for (args, want) in [
+        (
+            &["--concurrency", "18446744073709551615"][..],
+            "concurrency of 18446744073709551615 is over the limit of 10000",
+        ),
+        (&["--memory", "17592186044416"], "memory of 17592186044416 is over the limit of 1048576"),
+    ] {
+        let out = util::weir(&prefix).arg("work").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want) && !err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`broker`]: the connection, settings, and script calls (`eval`, pipelined `eval_many`).
 //! - [`keys`]: every Redis key, built from one hash-tagged prefix per queue.
 //! - [`envelope`], [`codec`], [`backoff`]: what a job is and how its payload is encoded.
+//! - [`bounds`]: the documented maxima of numeric inputs, checked at every edge.
 //! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
@@ -23,6 +24,7 @@
 //! `delayed` → (promote, when due) → `pending`. A job is in exactly one state.
 pub mod admin;
 pub mod backoff;
+pub mod bounds;
 pub mod broker;
 pub mod clock;
 pub mod codec;
@@ -45,6 +47,7 @@ pub mod wait;
 
 pub use admin::{JobInfo, JobState, QueueStats};
 pub use backoff::Backoff;
+pub use bounds::OverLimit;
 pub use broker::{Broker, BrokerConfig, redact_url};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use codec::Codec;

@@ -19,6 +19,8 @@ pub struct WorkArgs {
 }
 
 pub async fn run(conn: &Conn, a: WorkArgs) -> anyhow::Result<ExitCode> {
+    // Bad flags are one line before anything connects.
+    a.worker.config().map_err(anyhow::Error::msg).context("invalid worker flags")?;
     // Listen for signals before connecting, so an early SIGTERM is not lost.
     let (first, second) = weir_worker::signal::shutdown_signals().context("cannot listen for signals")?;
     // A panicking handler fails its attempt and the worker goes on: log one

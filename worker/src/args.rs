@@ -126,6 +126,10 @@ impl WorkerArgs {
         } else {
             Queues::Weighted(self.queues.0.clone())
         };
+        if let Some(mb) = self.memory_per_job {
+            // `ulimit -v` takes KiB: MB << 10 must not wrap.
+            weir_broker::bounds::memory_mb("--memory-per-job", mb).map_err(|e| e.to_string())?;
+        }
         let mut pace = crate::pace::Pace::default();
         for r in &self.rate {
             let quota = crate::pace::quota(r.rate).ok_or_else(|| format!("--rate {}: too fast", r.rate))?;
@@ -215,5 +219,25 @@ mod tests {
         assert!(app.worker.config().is_err());
         let app = App::try_parse_from(["app", "--queues", "a,a"]).unwrap();
         assert!(app.worker.config().is_err());
+    }
+
+    fn config_error(args: &[&str]) -> String {
+        let app = App::try_parse_from([&["app"], args].concat()).unwrap();
+        app.worker.config().unwrap_err()
+    }
+
+    #[test]
+    fn refuses_numbers_past_their_bounds_naming_flag_value_and_limit() {
+        // A semaphore of u64::MAX permits panics; 2^44 MiB in bytes wraps to 0.
+        let e = config_error(&["--concurrency", "18446744073709551615"]);
+        assert!(e.contains("concurrency of 18446744073709551615 is over the limit of 10000"), "{e}");
+        let e = config_error(&["--memory", "17592186044416"]);
+        assert!(e.contains("memory of 17592186044416 is over the limit of 1048576"), "{e}");
+        let e = config_error(&["--memory-per-job", "18446744073709551615"]);
+        assert!(e.contains("--memory-per-job"), "{e}");
+        let e = config_error(&["--timeout", "8d"]);
+        assert!(e.contains("timeout of 8d is over the limit of 7d"), "{e}");
+        let app = App::try_parse_from(["app", "--concurrency", "10000", "--memory", "1048576", "--timeout", "7d"]);
+        assert!(app.unwrap().worker.config().is_ok(), "the limits themselves are allowed");
     }
 }

@@ -101,7 +101,7 @@ async fn pass(broker: &Broker, worker_id: &str, queues: &[QueueName], interval: 
             .set(
                 &lock,
                 worker_id,
-                Some(Expiration::PX(interval.as_millis().max(1) as i64)),
+                Some(Expiration::PX(weir_broker::bounds::millis_i64(interval).max(1))),
                 Some(SetOptions::NX),
                 false,
             )

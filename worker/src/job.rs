@@ -109,7 +109,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
             }
             if let Some(limit) = shared.config.memory_mb
                 && let Some(rss) = shared.rss.bytes()
-                && rss > limit * 1024 * 1024
+                && rss > weir_broker::bounds::mb_to_bytes(limit)
             {
                 tracing::warn!(rss_mb = rss / (1024 * 1024), limit_mb = limit, "memory limit passed");
                 shared.request_stop(StopReason::Memory);
@@ -124,7 +124,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
 /// Back-pressure: the job goes back without using an attempt and its queue
 /// (or rate key) is held until then, for the whole fleet.
 async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, hold: weir_broker::Hold) {
-    let until = shared.broker.now_ms() + after.as_millis() as i64;
+    let until = weir_broker::bounds::ms_after(shared.broker.now_ms(), after);
     match shared.broker.snooze(lease, until, hold).await {
         Ok(true) => {
             tracing::warn!(error = %message, retry_in = %format_duration(after), ?hold, "rate limited; holding");
@@ -146,7 +146,7 @@ async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_br
         JobError::RetryAfter { after, .. } => Some(*after),
         _ => Some(retry::delay(backoff, lease.attempt)),
     };
-    let retry_at = retry_in.map(|d| now + d.as_millis() as i64);
+    let retry_at = retry_in.map(|d| weir_broker::bounds::ms_after(now, d));
     match shared.broker.fail(lease, &message, retry_at).await {
         Ok(FailOutcome::Retry) => {
             let d = retry_in.unwrap_or_default();
