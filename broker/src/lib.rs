@@ -14,6 +14,7 @@
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
 //!   [`admin`] (pause, resume, delete, stats), [`wait`] (idle wake-up).
+//! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits.
 //! - [`service`]: the start/stop background loop the worker and the store build on.
 //!
@@ -33,6 +34,7 @@ pub mod enqueue;
 pub mod envelope;
 pub mod error;
 pub mod finish;
+pub mod job_line;
 pub mod keys;
 pub mod limit;
 pub mod maintenance;
