@@ -34,9 +34,10 @@ async fn max_time_exits_with_11_after_running_jobs_finish() {
 async fn memory_limit_exits_with_12_after_a_job_allocates_past_it() {
     let b = util::broker("memory").await;
     let prefix = b.prefix().to_string();
-    enqueue_n(&b, "a", "weir.alloc", r#"{"mb":150}"#, 1).await;
+    // Within weir.alloc's cap of 64 MiB, and past the limit below.
+    enqueue_n(&b, "a", "weir.alloc", r#"{"mb":60}"#, 1).await;
     enqueue_n(&b, "a", "weir.noop", "{}", 3).await;
-    let mut w = WorkerProc::start(&prefix, &["--queues", "a", "--concurrency", "1", "--memory", "100"]);
+    let mut w = WorkerProc::start(&prefix, &["--queues", "a", "--concurrency", "1", "--memory", "50"]);
     let status = w.wait_exit(Duration::from_secs(30));
     assert_eq!(status.and_then(|s| s.code()), Some(12), "{}", w.report());
     let s = b.stats(&q("a")).await.unwrap();
