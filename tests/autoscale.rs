@@ -90,7 +90,10 @@ fn runs(stdout: &str) -> HashMap<String, usize> {
 }
 
 fn worker_cmd(extra: &str) -> String {
-    format!("{} work --queues default --concurrency 16 --heartbeat 1s {extra}", env!("CARGO_BIN_EXE_weir"))
+    format!(
+        "{} work --builtin-kinds --queues default --concurrency 16 --heartbeat 1s {extra}",
+        env!("CARGO_BIN_EXE_weir")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

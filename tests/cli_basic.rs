@@ -9,6 +9,23 @@ fn stats(prefix: &str) -> serde_json::Value {
     serde_json::from_str(&util::run_ok(util::weir(prefix).args(["stats", "--json"]))).unwrap()
 }
 
+/// `weir enqueue <args> --stdin` fed `input`: (exit code, stdout, stderr).
+fn enqueue_stdin(prefix: &str, args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    let mut child = util::weir(prefix)
+        .arg("enqueue")
+        .args(args)
+        .arg("--stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
 #[tokio::test]
 async fn enqueue_stats_pause_resume() {
     let prefix = util::prefix("cli");
@@ -85,17 +102,9 @@ async fn enqueue_from_stdin_in_batches() {
         lines.push_str(&format!("{{\"n\":{i}}}\n"));
     }
     lines.push_str("{\"kind\":\"other\",\"queue\":\"side\",\"payload\":[1,2]}\n");
-    let mut child = util::weir(&prefix)
-        .args(["enqueue", "--queue", "bulk", "--kind", "import", "--stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ids: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    let (code, out, err) = enqueue_stdin(&prefix, &["--queue", "bulk", "--kind", "import"], &lines);
+    assert_eq!(code, Some(0), "{err}");
+    let ids: Vec<&str> = out.lines().collect();
     assert_eq!(ids.len(), 2_501);
     assert_eq!(b.stats(&q("bulk")).await.unwrap().pending, 2_500);
     let last = b.job(&q("side"), ids[2_500]).await.unwrap().unwrap().parse_envelope().unwrap().unwrap();
@@ -122,17 +131,41 @@ fn bad_input_gives_one_clear_line_and_enqueues_nothing() {
         assert!(!err.contains("panicked"), "{err}");
     }
     // A bad line in --stdin enqueues none of the lines.
-    let mut child = util::weir(&prefix)
-        .args(["enqueue", "--kind", "k", "--stdin"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"{\"a\":1}\nnot json\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+    let (code, _, err) = enqueue_stdin(&prefix, &["--kind", "k"], "{\"a\":1}\nnot json\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    let s = util::run_ok(util::weir(&prefix).args(["stats", "--json"]));
+    assert_eq!(s.trim(), "{}", "nothing was enqueued");
+}
+
+#[tokio::test]
+async fn stdin_object_lines_are_objects_whatever_the_flags() {
+    let prefix = util::prefix("cli-stdin-obj");
+    let b = util::broker_with(util::config(&prefix)).await;
+    // Before: with --kind, this line became a bare payload on the default queue.
+    let (code, out, err) =
+        enqueue_stdin(&prefix, &["--kind", "import"], "{\"payload\":{\"n\":1},\"queue\":\"cli-obj\"}\n");
+    assert_eq!(code, Some(0), "{err}");
+    let env = b.job(&q("cli-obj"), out.trim()).await.unwrap().unwrap().parse_envelope().unwrap().unwrap();
+    assert_eq!((env.kind.as_str(), env.payload.get()), ("import", r#"{"n":1}"#));
+    assert_eq!(b.stats(&q("default")).await.unwrap().pending, 0);
+}
+
+#[test]
+fn stdin_lines_with_a_wrong_field_enqueue_nothing_and_name_line_and_field() {
+    let prefix = util::prefix("cli-stdin-types");
+    for (input, want) in [
+        // Before: a job of --kind carrying the whole line as its payload.
+        ("{\"payload\":1}\n{\"payload\":2,\"max_attempts\":\"3\"}\n", r#"stdin line 2: field "max_attempts" must be"#),
+        ("{\"payload\":1,\"max_atempts\":3}\n", r#"stdin line 1: unknown field "max_atempts""#),
+        ("{\"kind\":\"k\",\"queue\":\"q\"}\n", r#"stdin line 1: an object line needs "payload""#),
+        ("{\"payload\":1}\n\n{\"payload\":1,\"delay_ms\":99999999999999}\n", "stdin line 3: delay_ms of"),
+    ] {
+        let (code, out, err) = enqueue_stdin(&prefix, &["--kind", "k"], input);
+        assert_eq!(code, Some(1), "{input}: {err}");
+        assert!(err.contains(want), "{input}: {err}");
+        assert!(out.is_empty(), "{input}: no ids printed: {out}");
+    }
     let s = util::run_ok(util::weir(&prefix).args(["stats", "--json"]));
     assert_eq!(s.trim(), "{}", "nothing was enqueued");
 }

@@ -40,6 +40,33 @@ async fn panics_bad_payloads_and_unknown_kinds_leave_the_worker_running() {
     assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_test_kinds_need_the_flag_and_alloc_refuses_sizes_over_its_cap() {
+    let b = util::broker("builtin-opt-in").await;
+    let prefix = b.prefix().to_string();
+    let sleep = b.enqueue(job("o", "weir.sleep", r#"{"ms":1}"#)).await.unwrap().id;
+    let mut w = WorkerProc::start_exactly(&prefix, &["--queues", "o"]);
+    let s = wait_stats(&b, "o", Duration::from_secs(30), |s| s.dead == 1).await;
+    assert_eq!(s.dead, 1, "{s:?}\n{}", w.report());
+    let info = b.job(&q("o"), &sleep).await.unwrap().unwrap();
+    assert_eq!(info.errors[0].error, "no handler for kind weir.sleep", "without --builtin-kinds");
+    w.signal("TERM");
+    assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
+
+    // Before: 2^20 MiB aborted the process ("memory allocation failed").
+    let huge = b.enqueue(job("a", "weir.alloc", r#"{"mb":1048576}"#)).await.unwrap().id;
+    let mut w = WorkerProc::start(&prefix, &["--queues", "a"]);
+    let s = wait_stats(&b, "a", Duration::from_secs(30), |s| s.dead == 1).await;
+    assert_eq!(s.dead, 1, "{s:?}\n{}", w.report());
+    let info = b.job(&q("a"), &huge).await.unwrap().unwrap();
+    assert_eq!(info.errors.len(), 1, "not retried: {:?}", info.errors);
+    assert_eq!(info.errors[0].error, "weir.alloc: 1048576 MiB is over the cap of 64 MiB");
+    let after = b.enqueue(job("a", "weir.echo", "{}")).await.unwrap().id;
+    assert!(w.wait_lines(Duration::from_secs(20), |l| l.iter().any(|x| x.starts_with(&after))), "{}", w.report());
+    w.signal("TERM");
+    assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Flaky {
     succeed_on: u32,

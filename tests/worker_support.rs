@@ -42,7 +42,13 @@ pub struct WorkerProc {
 }
 
 impl WorkerProc {
+    /// `weir work --builtin-kinds <args>`: the builtin test kinds are what most tests run.
     pub fn start(prefix: &str, args: &[&str]) -> WorkerProc {
+        Self::start_exactly(prefix, &[&["--builtin-kinds"], args].concat())
+    }
+
+    /// `weir work <args>`, with nothing added.
+    pub fn start_exactly(prefix: &str, args: &[&str]) -> WorkerProc {
         let mut cmd = util::weir(prefix);
         cmd.arg("work").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.env("RUST_LOG", "weir_worker=info").env_remove("RUST_BACKTRACE");

@@ -3,22 +3,35 @@ use crate::error::{Error, Result};
 use std::time::Duration;
 
 pub fn parse_duration(text: &str) -> Result<Duration> {
+    let bad = || Error::InvalidDuration(text.to_string());
     let s = text.trim();
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().map_err(|_| Error::InvalidDuration(text.to_string()))?;
-    let ms = match unit.trim() {
-        "ms" => 1.0,
-        "s" | "" => 1_000.0,
-        "m" | "min" => 60_000.0,
-        "h" => 3_600_000.0,
-        "d" => 86_400_000.0,
-        _ => return Err(Error::InvalidDuration(text.to_string())),
+    let unit_us: u128 = match unit.trim() {
+        "ms" => 1_000,
+        "s" | "" => 1_000_000,
+        "m" | "min" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        _ => return Err(bad()),
     };
-    if !value.is_finite() || value < 0.0 {
-        return Err(Error::InvalidDuration(text.to_string()));
+    // Exact decimal arithmetic in microseconds: through f64, a long whole
+    // number of seconds came back a millisecond off when printed and parsed.
+    let (whole, fraction) = num.split_once('.').unwrap_or((num, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(bad());
     }
-    Ok(Duration::from_micros((value * ms * 1000.0).round() as u64))
+    let digits = |d: &str| if d.is_empty() { Some(0) } else { d.parse::<u128>().ok() };
+    // Beyond 12 decimals nothing is left of a microsecond of a day.
+    let fraction = &fraction[..fraction.len().min(12)];
+    let scale = 10u128.pow(fraction.len() as u32);
+    let micros = digits(whole)
+        .and_then(|w| w.checked_mul(unit_us))
+        .zip(digits(fraction).map(|f| (f * unit_us + scale / 2) / scale))
+        .and_then(|(w, f)| w.checked_add(f))
+        .and_then(|us| u64::try_from(us).ok())
+        .ok_or_else(bad)?;
+    Ok(Duration::from_micros(micros))
 }
 
 /// The shortest exact rendering, the inverse of [`parse_duration`].
@@ -37,13 +50,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn long_durations_print_and_parse_back_exactly() {
+        // Found by the fuzz target `duration`.
+        let d = parse_duration("8800400800404.00").unwrap();
+        assert_eq!(d, Duration::from_secs(8_800_400_800_404));
+        assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+    }
+
+    #[test]
     fn round_trip() {
         for s in ["500ms", "30s", "5m", "1h", "2d", "0ms"] {
             assert_eq!(format_duration(parse_duration(s).unwrap()), s);
         }
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        for bad in ["", "s", "-1s", "3 parsecs", "1x"] {
+        assert_eq!(parse_duration(".5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("0.0005ms").unwrap(), Duration::from_micros(1));
+        for bad in ["", "s", "-1s", "3 parsecs", "1x", ".s", "1.2.3s", "99999999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -151,6 +151,7 @@ impl Broker {
 
     fn prepare(&self, job: NewJob, now: i64) -> Result<Prepared> {
         self.validate(&job)?;
+        crate::bounds::job(&job, now)?;
         let id = job.id.unwrap_or_else(new_id);
         // The run time as this process sees it, for the envelope's
         // informational `run_at`; the script places the job by Redis's clock.

@@ -57,6 +57,11 @@ impl Envelope {
         if env.kind.is_empty() {
             return Err(Error::Decode("damaged envelope: empty kind".into()));
         }
+        // A timeout past the bound would overflow the lease score the worker
+        // computes from it; such a job is buried, not run.
+        if let Some(ms) = env.timeout_ms {
+            crate::bounds::timeout_ms("timeout_ms", ms).map_err(|e| Error::Decode(format!("damaged envelope: {e}")))?;
+        }
         if env.codec == Codec::Bincode && !cfg!(feature = "bincode") {
             return Err(Error::Decode("bincode payload, but this build has no bincode codec".into()));
         }
@@ -83,4 +88,27 @@ pub struct AttemptError {
     /// ms since the epoch.
     pub at: i64,
     pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_timeout(timeout_ms: &str) -> String {
+        format!(r#"{{"id":"j1","queue":"q","kind":"k","payload":null,"timeout_ms":{timeout_ms}}}"#)
+    }
+
+    #[test]
+    fn a_timeout_within_the_bound_parses() {
+        let env = Envelope::parse(&with_timeout("604800000")).unwrap();
+        assert_eq!(env.timeout(), Some(crate::bounds::MAX_TIMEOUT));
+    }
+
+    #[test]
+    fn a_timeout_past_the_bound_is_a_damaged_envelope() {
+        for huge in [i64::MAX.to_string(), u64::MAX.to_string(), "604800001".to_string()] {
+            let err = Envelope::parse(&with_timeout(&huge)).unwrap_err().to_string();
+            assert!(err.contains("damaged envelope") && err.contains("timeout_ms"), "{huge}: {err}");
+        }
+    }
 }

@@ -12,10 +12,12 @@
 //! - [`scripts`]: every script's contract (keys, arguments), declared once.
 //! - [`keys`]: every Redis key, built from one hash-tagged prefix per queue.
 //! - [`envelope`], [`codec`], [`backoff`]: what a job is and how its payload is encoded.
+//! - [`bounds`]: the documented maxima of numeric inputs, checked at every edge.
 //! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
 //!   [`admin`] (pause, resume, delete, stats), [`wait`] (idle wake-up).
+//! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
 //!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
 //! - [`service`]: the start/stop background loop the worker and the store build on.
@@ -27,6 +29,7 @@
 //! `delayed` → (promote, when due) → `pending`. A job is in exactly one state.
 pub mod admin;
 pub mod backoff;
+pub mod bounds;
 pub mod broker;
 pub mod clock;
 pub mod codec;
@@ -36,6 +39,7 @@ pub mod enqueue;
 pub mod envelope;
 pub mod error;
 pub mod finish;
+pub mod job_line;
 pub mod keys;
 pub mod limit;
 pub mod lock;
@@ -53,6 +57,7 @@ pub mod wait;
 
 pub use admin::{JobInfo, JobState, QueueStats};
 pub use backoff::Backoff;
+pub use bounds::OverLimit;
 pub use broker::{Broker, BrokerConfig};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use codec::Codec;

@@ -166,7 +166,7 @@ mod tests {
                 let Some(rest) = w.strip_prefix(what).and_then(|r| r.strip_prefix('[')) else { continue };
                 let Some(Ok(i)) = rest.strip_suffix(']').map(str::parse::<usize>) else { continue };
                 if let Some(name) = words.peek() {
-                    out.push((i, name.trim_end_matches(',').to_string()));
+                    out.push((i, name.trim_end_matches([',', ':']).to_string()));
                 }
             }
         }

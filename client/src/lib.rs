@@ -13,6 +13,7 @@ pub use job::Job;
 pub use options::Options;
 pub use weir_broker::{Backoff, BrokerConfig, Codec, Enqueued, Error, QueueName, Result};
 
+use std::time::{SystemTime, UNIX_EPOCH};
 use weir_broker::{Broker, NewJob};
 
 /// Enqueues jobs. Cheap to clone; clones share one connection.
@@ -41,10 +42,11 @@ impl Client {
         &self.broker
     }
 
-    /// Encodes a typed job into a broker job.
+    /// Encodes a typed job into a broker job; options past their bounds
+    /// (`weir_broker::bounds`) are refused here.
     pub fn prepare<J: Job>(job: &J, options: Options) -> Result<NewJob> {
         let codec = options.codec.unwrap_or(J::CODEC);
-        Ok(NewJob {
+        let job = NewJob {
             id: options.id,
             queue: QueueName::new(options.queue.as_deref().unwrap_or(J::QUEUE))?,
             kind: J::KIND.to_string(),
@@ -56,7 +58,10 @@ impl Client {
             run_at: options.run_at,
             unique: options.unique,
             rate_key: options.rate_key,
-        })
+        };
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, weir_broker::bounds::millis_i64);
+        weir_broker::bounds::job(&job, now_ms)?;
+        Ok(job)
     }
 
     /// Enqueues a job with its type's defaults.
@@ -80,5 +85,33 @@ impl Client {
     ) -> Result<Vec<Enqueued>> {
         let prepared = jobs.into_iter().map(|(j, o)| Self::prepare(&j, o)).collect::<Result<Vec<_>>>()?;
         self.broker.enqueue_many(prepared).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Ping;
+    impl Job for Ping {
+        const KIND: &'static str = "ping";
+    }
+
+    #[test]
+    fn options_past_their_bounds_are_refused_naming_the_field() {
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
+        for (options, field) in [
+            (Options::new().timeout(Duration::MAX), "timeout"),
+            (Options::new().delay(Duration::MAX), "delay"),
+            (Options::new().at(far), "run_at"),
+            (Options::new().max_attempts(u32::MAX), "max_attempts"),
+        ] {
+            let err = Client::prepare(&Ping, options).unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains("over the limit"), "{field}: {err}");
+        }
+        let ok = Options::new().timeout(Duration::from_secs(60)).delay(Duration::from_secs(3600)).max_attempts(3);
+        assert!(Client::prepare(&Ping, ok).is_ok());
     }
 }

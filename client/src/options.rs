@@ -1,6 +1,6 @@
 //! Per-enqueue options.
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use weir_broker::{Backoff, Codec, RunAt, Unique};
+use weir_broker::{Backoff, Codec, RunAt, Unique, bounds};
 
 /// Overrides of a job type's defaults for one enqueue.
 #[derive(Debug, Clone, Default)]
@@ -27,22 +27,23 @@ impl Options {
         self
     }
 
-    /// Run no earlier than `delay` from now.
+    /// Run no earlier than `delay` from now: at most
+    /// `weir_broker::bounds::MAX_DELAY` (checked at enqueue).
     pub fn delay(mut self, delay: Duration) -> Self {
         self.run_at = RunAt::After(delay);
         self
     }
 
-    /// Run no earlier than `at`; a time in the past means now.
+    /// Run no earlier than `at`; a time in the past means now. At most
+    /// `weir_broker::bounds::MAX_DELAY` ahead (checked at enqueue).
     pub fn at(mut self, at: SystemTime) -> Self {
-        let ms = match at.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_millis() as i64,
-            Err(_) => 0,
-        };
+        // Saturating: a time past the i64 range is refused by the bound, not wrapped into the past.
+        let ms = at.duration_since(UNIX_EPOCH).map_or(0, bounds::millis_i64);
         self.run_at = RunAt::AtMs(ms);
         self
     }
 
+    /// 1 to `weir_broker::bounds::MAX_ATTEMPTS` (checked at enqueue).
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = Some(n);
         self
@@ -63,6 +64,7 @@ impl Options {
         self
     }
 
+    /// At most `weir_broker::bounds::MAX_TIMEOUT` (checked at enqueue).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

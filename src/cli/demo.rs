@@ -139,7 +139,9 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
     let launcher = Launcher {
         shell: None,
         exe: std::env::current_exe().context("cannot find this binary to start workers")?,
-        args: [args.default_worker_args(&pool), vec!["--heartbeat".into(), "1s".into()]].concat(),
+        // The demo's jobs are the builtin test kinds (weir.flaky, weir.sleep, weir.fail).
+        args: [args.default_worker_args(&pool), vec!["--builtin-kinds".into(), "--heartbeat".into(), "1s".into()]]
+            .concat(),
         redis_url: url.to_string(),
         prefix: prefix.to_string(),
         env: vec![("RUST_LOG".into(), "error".into())],

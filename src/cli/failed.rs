@@ -4,6 +4,7 @@ use super::migrate::{StoreArg, format_time};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
 use std::time::Duration;
+use weir::broker::bounds;
 use weir_store::{DeadFilter, DeadJob, RetryOutcome};
 
 #[derive(Debug, Args)]
@@ -78,7 +79,7 @@ pub async fn run(conn: &Conn, a: FailedArgs) -> anyhow::Result<ExitCode> {
             let filter = DeadFilter {
                 queue: l.queue,
                 kind: l.kind,
-                since_ms: l.since.map(|d| now - d.as_millis() as i64),
+                since_ms: l.since.map(|d| bounds::ms_before(now, d)),
                 limit: l.limit,
             };
             let jobs = store.dead_jobs(&filter).await?;
@@ -121,7 +122,7 @@ pub async fn run(conn: &Conn, a: FailedArgs) -> anyhow::Result<ExitCode> {
             }
         }
         FailedCommand::Purge(p) => {
-            let before = now - p.older_than.as_millis() as i64;
+            let before = bounds::ms_before(now, p.older_than);
             let n = store.purge_dead(before).await?;
             println!("purged {n} archived jobs that died before {} UTC", format_time(before));
         }

@@ -83,7 +83,7 @@ fn limits_cell(s: &QueueStats) -> String {
 /// `--history`: the store's per-minute counts since `window` ago, oldest first.
 async fn history(store: &super::migrate::StoreArg, window: Duration, json: bool) -> anyhow::Result<ExitCode> {
     let store = store.connect().await?;
-    let rows = store.history(weir_store::store::now_ms() - window.as_millis() as i64).await?;
+    let rows = store.history(weir::broker::bounds::ms_before(weir_store::store::now_ms(), window)).await?;
     if json {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(ExitCode::SUCCESS);

@@ -1,4 +1,5 @@
-//! `weir work`: run a worker with the builtin `weir.*` kinds and any
+//! `weir work`: run a worker with the harmless builtin kinds (`weir.noop`,
+//! `weir.echo`), the builtin test kinds when asked, and any
 //! `--exec KIND=COMMAND` handlers. docs/WORKER.md documents the flags and
 //! exit codes.
 use super::Conn;
@@ -11,6 +12,11 @@ use weir_worker::{Worker, WorkerArgs};
 pub struct WorkArgs {
     #[command(flatten)]
     pub worker: WorkerArgs,
+    /// Also run the builtin test kinds that sleep, fail, panic or allocate
+    /// (weir.sleep, weir.fail, weir.flaky, weir.stamp, weir.panic,
+    /// weir.alloc): for tests, demos and benchmarks, not production.
+    #[arg(long)]
+    pub builtin_kinds: bool,
     /// With a store, this worker also takes its turn (one process at a time
     /// across the fleet) at archiving dead jobs, relaying the outbox and
     /// sampling history (docs/STORE.md).
@@ -19,6 +25,8 @@ pub struct WorkArgs {
 }
 
 pub async fn run(conn: &Conn, a: WorkArgs) -> anyhow::Result<ExitCode> {
+    // Bad flags are one line before anything connects.
+    a.worker.config().map_err(anyhow::Error::msg).context("invalid worker flags")?;
     // Listen for signals before connecting, so an early SIGTERM is not lost.
     let (first, second) = weir_worker::signal::shutdown_signals().context("cannot listen for signals")?;
     // A panicking handler fails its attempt and the worker goes on: log one
@@ -35,13 +43,11 @@ pub async fn run(conn: &Conn, a: WorkArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let outcome = Worker::builder(weir::Client::from_broker(broker))
-        .args(&a.worker)
-        .builtins()
-        .force_on(second)
-        .run_until(first)
-        .await
-        .context("worker failed");
+    let mut worker = Worker::builder(weir::Client::from_broker(broker)).args(&a.worker).builtins();
+    if a.builtin_kinds {
+        worker = worker.builtin_test_kinds();
+    }
+    let outcome = worker.force_on(second).run_until(first).await.context("worker failed");
     if let Some(s) = services {
         s.stop().await;
     }

@@ -89,9 +89,8 @@ impl AutoscaleArgs {
 
     /// `work --queues ... [--strict] --concurrency N`, the default worker's arguments.
     pub fn default_worker_args(&self, queues: &QueueList) -> Vec<String> {
-        let spec: Vec<String> =
-            queues.0.iter().map(|(q, w)| if self.strict { q.to_string() } else { format!("{q}={w}") }).collect();
-        let mut args = vec!["work".into(), "--queues".into(), spec.join(",")];
+        // Every weight written out, so no queue name is read as `name:weight`.
+        let mut args = vec!["work".into(), "--queues".into(), queues.to_string()];
         if self.strict {
             args.push("--strict".into());
         }

@@ -27,7 +27,10 @@ impl std::str::FromStr for QueueList {
                         w.trim().parse().map_err(|_| format!("weight of {n:?} must be a whole number, got {w:?}"))?;
                     (n.trim(), w)
                 }
-                None => (part, 1),
+                None => {
+                    refuse_colon_weight(part)?;
+                    (part, 1)
+                }
             };
             if weight == 0 {
                 return Err(format!("weight of {name:?} must be at least 1"));
@@ -38,6 +41,34 @@ impl std::str::FromStr for QueueList {
             return Err("name at least one queue".into());
         }
         Ok(QueueList(out))
+    }
+}
+
+/// `critical:100` is a valid queue name, but far more often a weight written
+/// with the wrong separator; a queue whose name ends in `:digits` is still
+/// taken with an explicit weight (`shard:1=1`).
+fn refuse_colon_weight(item: &str) -> Result<(), String> {
+    match item.rsplit_once(':') {
+        Some((name, digits))
+            if !name.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Err(format!(
+                "queue {item:?} looks like a weight after a colon: did you mean {name}={digits}? \
+                 (for a queue with that name, give its weight: {item}=1)"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The inverse of parsing: `critical=100,default=1`, every weight written out.
+impl std::fmt::Display for QueueList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, weight)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            write!(f, "{sep}{name}={weight}")?;
+        }
+        Ok(())
     }
 }
 
@@ -126,6 +157,10 @@ impl WorkerArgs {
         } else {
             Queues::Weighted(self.queues.0.clone())
         };
+        if let Some(mb) = self.memory_per_job {
+            // `ulimit -v` takes KiB: MB << 10 must not wrap.
+            weir_broker::bounds::memory_mb("--memory-per-job", mb).map_err(|e| e.to_string())?;
+        }
         let mut pace = crate::pace::Pace::default();
         for r in &self.rate {
             let quota = crate::pace::quota(r.rate).ok_or_else(|| format!("--rate {}: too fast", r.rate))?;
@@ -215,5 +250,34 @@ mod tests {
         assert!(app.worker.config().is_err());
         let app = App::try_parse_from(["app", "--queues", "a,a"]).unwrap();
         assert!(app.worker.config().is_err());
+    }
+
+    #[test]
+    fn a_weight_after_a_colon_is_refused_with_the_fix() {
+        let e = "critical:100,default".parse::<QueueList>().unwrap_err();
+        assert!(e.contains("did you mean critical=100?"), "{e}");
+        let queues: QueueList = "shard:1=1,tenant:a,default".parse().unwrap();
+        assert_eq!(queues.to_string(), "shard:1=1,tenant:a=1,default=1");
+        assert_eq!(queues.to_string().parse::<QueueList>().unwrap(), queues);
+    }
+
+    fn config_error(args: &[&str]) -> String {
+        let app = App::try_parse_from([&["app"], args].concat()).unwrap();
+        app.worker.config().unwrap_err()
+    }
+
+    #[test]
+    fn refuses_numbers_past_their_bounds_naming_flag_value_and_limit() {
+        // A semaphore of u64::MAX permits panics; 2^44 MiB in bytes wraps to 0.
+        let e = config_error(&["--concurrency", "18446744073709551615"]);
+        assert!(e.contains("concurrency of 18446744073709551615 is over the limit of 10000"), "{e}");
+        let e = config_error(&["--memory", "17592186044416"]);
+        assert!(e.contains("memory of 17592186044416 is over the limit of 1048576"), "{e}");
+        let e = config_error(&["--memory-per-job", "18446744073709551615"]);
+        assert!(e.contains("--memory-per-job"), "{e}");
+        let e = config_error(&["--timeout", "8d"]);
+        assert!(e.contains("timeout of 8d is over the limit of 7d"), "{e}");
+        let app = App::try_parse_from(["app", "--concurrency", "10000", "--memory", "1048576", "--timeout", "7d"]);
+        assert!(app.unwrap().worker.config().is_ok(), "the limits themselves are allowed");
     }
 }

@@ -203,10 +203,21 @@ impl WorkerBuilder {
         self
     }
 
-    /// The builtin `weir.*` kinds (see docs/WORKER.md); handlers already
-    /// registered for these kinds are kept.
-    pub fn builtins(mut self) -> Self {
-        for (kind, h) in crate::builtin::all() {
+    /// The harmless builtin kinds, `weir.noop` and `weir.echo` (see
+    /// docs/WORKER.md); handlers already registered for these kinds are kept.
+    pub fn builtins(self) -> Self {
+        self.builtin_kinds(crate::builtin::harmless())
+    }
+
+    /// The builtin test kinds that sleep, fail, panic or allocate
+    /// (`weir.sleep`, `weir.fail`, `weir.alloc` ...; see docs/WORKER.md), for
+    /// tests, demos and benchmarks; handlers already registered are kept.
+    pub fn builtin_test_kinds(self) -> Self {
+        self.builtin_kinds(crate::builtin::test_kinds())
+    }
+
+    fn builtin_kinds(mut self, kinds: Vec<(&'static str, SharedHandler)>) -> Self {
+        for (kind, h) in kinds {
             self.handlers.entry(kind.to_string()).or_insert(h);
         }
         self

@@ -1,6 +1,8 @@
 //! Builtin job kinds (`weir.*`), so `weir work` can be tested and
 //! benchmarked with no Rust code and no process per job. docs/WORKER.md
-//! lists them.
+//! lists them. Only the harmless ones (`weir.noop`, `weir.echo`) are on by
+//! default; the ones that sleep, fail, panic or allocate are for tests and
+//! demos, so a production worker does not run them for whoever can enqueue.
 use crate::context::JobContext;
 use crate::error::JobError;
 use crate::handler::{Handler, RawFn, SharedHandler, TypedFn};
@@ -62,6 +64,26 @@ struct Alloc {
     mb: u64,
 }
 
+/// The most `weir.alloc` allocates in one job, in MiB: a test needs little,
+/// and a payload must not make a worker take the machine's memory.
+pub const ALLOC_CAP_MB: u64 = 64;
+
+/// Allocates and writes `mb` MiB (written, not only reserved, so it counts
+/// as resident). A size over the cap, or an allocation the system refuses,
+/// fails the job (fatal: it would fail again) instead of aborting the worker.
+fn alloc(mb: u64) -> Result<Vec<u8>, JobError> {
+    if mb > ALLOC_CAP_MB {
+        return Err(JobError::fatal(format!("weir.alloc: {mb} MiB is over the cap of {ALLOC_CAP_MB} MiB")));
+    }
+    let bytes = usize::try_from(weir_broker::bounds::mb_to_bytes(mb)).expect("at most the cap");
+    let mut block = Vec::new();
+    block
+        .try_reserve_exact(bytes)
+        .map_err(|e| JobError::fatal(format!("weir.alloc: cannot allocate {mb} MiB: {e}")))?;
+    block.resize(bytes, 0x5a_u8);
+    Ok(block)
+}
+
 /// Memory `weir.alloc` keeps until the process exits (a simulated leak).
 static HELD: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
@@ -83,8 +105,8 @@ where
     h
 }
 
-/// Every builtin kind with its handler.
-pub(crate) fn all() -> Vec<(&'static str, SharedHandler)> {
+/// The harmless builtin kinds with their handlers: no sleep, no failure, no memory kept.
+pub(crate) fn harmless() -> Vec<(&'static str, SharedHandler)> {
     vec![
         ("weir.noop", raw(|_, _| async { Ok(()) })),
         (
@@ -96,6 +118,12 @@ pub(crate) fn all() -> Vec<(&'static str, SharedHandler)> {
                 Ok(())
             }),
         ),
+    ]
+}
+
+/// The builtin test kinds with their handlers: they sleep, fail, panic or allocate.
+pub(crate) fn test_kinds() -> Vec<(&'static str, SharedHandler)> {
+    vec![
         (
             "weir.stamp",
             typed(|job: Stamp, ctx: JobContext| async move {
@@ -152,12 +180,24 @@ pub(crate) fn all() -> Vec<(&'static str, SharedHandler)> {
         (
             "weir.alloc",
             typed(|job: Alloc, _| async move {
-                let bytes = (job.mb as usize) << 20;
-                // Written, not only reserved, so it counts as resident.
-                let block = vec![0x5a_u8; bytes];
+                let block = alloc(job.mb)?;
                 HELD.lock().map_err(|_| JobError::retry("alloc lock poisoned"))?.push(block);
                 Ok(())
             }),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_refuses_sizes_over_the_cap_before_allocating() {
+        for mb in [ALLOC_CAP_MB + 1, 1 << 44, u64::MAX] {
+            let e = alloc(mb).unwrap_err();
+            assert!(matches!(e, JobError::Fatal(_)) && e.to_string().contains("over the cap of 64 MiB"), "{mb}: {e}");
+        }
+        assert_eq!(alloc(1).unwrap().len(), 1 << 20);
+    }
 }

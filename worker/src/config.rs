@@ -3,7 +3,7 @@
 //! where it is declared.
 use std::collections::HashMap;
 use std::time::Duration;
-use weir_broker::{Backoff, QueueName, Selector};
+use weir_broker::{Backoff, QueueName, Selector, bounds};
 
 /// How queues are chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,15 +34,16 @@ impl Queues {
 pub struct WorkerConfig {
     /// Default: the queue `default`, weight 1.
     pub queues: Queues,
-    /// Jobs running at once. Default 10.
+    /// Jobs running at once, 1 to `bounds::MAX_CONCURRENCY`. Default 10.
     pub concurrency: usize,
     /// Exit (code 10) after this many jobs finished. Default: no limit.
     pub max_jobs: Option<u64>,
     /// Exit (code 11) after running this long. Default: no limit.
     pub max_time: Option<Duration>,
-    /// Exit (code 12) when resident memory passes this many MiB after a job ends. Default: no limit.
+    /// Exit (code 12) when resident memory passes this many MiB after a job
+    /// ends; at most `bounds::MAX_MEMORY_MB`. Default: no limit.
     pub memory_mb: Option<u64>,
-    /// Per-attempt time limit for jobs that set none. Default 60 s.
+    /// Per-attempt time limit for jobs that set none; at most `bounds::MAX_TIMEOUT`. Default 60 s.
     pub timeout: Duration,
     /// Upper bound on attempts for every job this worker runs: a failed
     /// attempt number `tries` or higher is not retried, whatever the job's own
@@ -108,9 +109,16 @@ impl WorkerConfig {
         if self.concurrency == 0 {
             return Err("concurrency must be at least 1".into());
         }
+        // The slots are one semaphore, which refuses more than MAX_PERMITS.
+        bounds::concurrency("concurrency", self.concurrency).map_err(|e| e.to_string())?;
+        if let Some(mb) = self.memory_mb {
+            // Compared in bytes after every job: MB << 20 must not wrap.
+            bounds::memory_mb("memory", mb).map_err(|e| e.to_string())?;
+        }
         if self.timeout.is_zero() {
             return Err("timeout must be more than zero".into());
         }
+        bounds::timeout("timeout", self.timeout).map_err(|e| e.to_string())?;
         if self.tries == Some(0) {
             return Err("tries must be at least 1".into());
         }

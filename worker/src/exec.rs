@@ -77,7 +77,7 @@ impl ExecHandler {
                 cmd.arg("-c")
                     .arg(r#"ulimit -v "$1" || exit 125; exec sh -c "$2""#)
                     .arg("weir-exec")
-                    .arg((mb * 1024).to_string())
+                    .arg(mb.saturating_mul(1024).to_string())
                     .arg(&self.command);
             }
         }

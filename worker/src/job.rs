@@ -109,7 +109,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
             }
             if let Some(limit) = shared.config.memory_mb
                 && let Some(rss) = shared.rss.bytes()
-                && rss > limit * 1024 * 1024
+                && rss > weir_broker::bounds::mb_to_bytes(limit)
             {
                 tracing::warn!(rss_mb = rss / (1024 * 1024), limit_mb = limit, "memory limit passed");
                 shared.request_stop(StopReason::Memory);
@@ -124,7 +124,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
 /// Back-pressure: the job goes back without using an attempt and its queue
 /// (or rate key) is held until then, for the whole fleet.
 async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, hold: weir_broker::Hold) {
-    let until = shared.broker.now_ms().saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+    let until = weir_broker::bounds::ms_after(shared.broker.now_ms(), after);
     match shared.broker.snooze(lease, after, hold).await {
         Ok(true) => {
             tracing::warn!(error = %message, retry_in = %format_duration(after), ?hold, "rate limited; holding");
@@ -146,7 +146,7 @@ async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_br
         _ => Some(retry::delay(backoff, lease.attempt)),
     };
     let now = shared.broker.now_ms();
-    let retry_at = retry_in.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+    let retry_at = retry_in.map(|d| weir_broker::bounds::ms_after(now, d));
     match shared.broker.fail_capped(lease, &message, retry_in, Some(max_attempts)).await {
         Ok(FailOutcome::Retry) => {
             let d = retry_in.unwrap_or_default();
