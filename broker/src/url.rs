@@ -165,6 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn the_cli_docs_name_every_form() {
+        let cli = include_str!("../../docs/CLI.md");
+        let redis = include_str!("../../docs/REDIS.md");
+        for scheme in SCHEMES.iter().filter(|s| !s.starts_with("rediss")) {
+            assert!(
+                cli.contains(&format!("`{scheme}://")) || cli.contains(&format!(" {scheme}://")),
+                "CLI.md: {scheme}"
+            );
+            assert!(redis.contains(&format!("`{scheme}://")), "REDIS.md: {scheme}");
+        }
+    }
+
+    #[test]
     fn parses_every_form() {
         assert_eq!(Topology::parse("redis://h:1").unwrap(), Topology::Node { url: "redis://h:1".into() });
         let Topology::Cluster { nodes, .. } = Topology::parse("redis-cluster://u:p@h:1?node=h:2&node=h:3").unwrap()

@@ -30,7 +30,10 @@ pub struct Cli {
 /// Where Redis is, shared by every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct Conn {
-    /// Redis URL: redis://[user:pass@]host:port[/db], or rediss:// for TLS.
+    /// Redis URL: redis://[user:pass@]host:port[/db] (one server);
+    /// redis-cluster://[user:pass@]host:port?node=host:port&... (Redis Cluster);
+    /// redis-sentinel://[user:pass@]host:port?sentinelServiceName=NAME&node=host:port... (Sentinel);
+    /// rediss:// forms for TLS.
     #[arg(long, global = true, env = "WEIR_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
     /// Key prefix, so several apps can share one Redis.

@@ -141,6 +141,8 @@ pub async fn run_sidecar(
     let mut history: Vec<Entry> = history::recent(broker, 50).await?;
     let mut last_scale_cmd: Option<u32> = None;
     tokio::pin!(shutdown);
+    let mut failed_ticks = 0;
+    let mut failure = None;
     let mut ticker = tokio::time::interval(args.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -148,51 +150,70 @@ pub async fn run_sidecar(
             _ = &mut shutdown => break,
             _ = ticker.tick() => {}
         }
-        reap(&mut owned);
-        let pool = figures::pool_workers(broker.workers(STALE_AFTER).await?, &names);
-        let ours: Vec<u32> = owned.iter().map(|o| o.pid).collect();
-        let is_ours = |w: &WorkerInfo| w.host == host && ours.contains(&w.pid);
-        let others = pool.iter().filter(|w| !is_ours(w)).count() as u32;
-        let current = others + owned.iter().filter(|o| !o.drained).count() as u32;
-        let (d, counters) = tick_decision(broker, policy, &names, args.tick, current, &history).await?;
-        log_decision(&d, args.json);
-        if !args.dry_run {
-            if let Some(cmd) = &args.scale_cmd {
-                if last_scale_cmd != Some(d.desired) {
-                    run_scale_cmd(cmd, &d).await.map_err(Error::ScaleCmd)?;
-                    last_scale_cmd = Some(d.desired);
-                }
-            } else if d.desired > d.current {
-                for _ in d.current..d.desired {
-                    match launcher.spawn() {
-                        Ok(child) => {
-                            let pid = child.id().unwrap_or(0);
-                            tracing::info!(pid, "started worker");
-                            owned.push(Owned { child, pid, drained: false });
+        // A failed tick (Redis unreachable, a failover) is skipped, not
+        // fatal; only many in a row end the sidecar, and even then its
+        // workers are drained below, never left behind.
+        let tick: Result<()> = async {
+            reap(&mut owned);
+            let pool = figures::pool_workers(broker.workers(STALE_AFTER).await?, &names);
+            let ours: Vec<u32> = owned.iter().map(|o| o.pid).collect();
+            let is_ours = |w: &WorkerInfo| w.host == host && ours.contains(&w.pid);
+            let others = pool.iter().filter(|w| !is_ours(w)).count() as u32;
+            let current = others + owned.iter().filter(|o| !o.drained).count() as u32;
+            let (d, counters) = tick_decision(broker, policy, &names, args.tick, current, &history).await?;
+            log_decision(&d, args.json);
+            if !args.dry_run {
+                if let Some(cmd) = &args.scale_cmd {
+                    if last_scale_cmd != Some(d.desired) {
+                        run_scale_cmd(cmd, &d).await.map_err(Error::ScaleCmd)?;
+                        last_scale_cmd = Some(d.desired);
+                    }
+                } else if d.desired > d.current {
+                    for _ in d.current..d.desired {
+                        match launcher.spawn() {
+                            Ok(child) => {
+                                let pid = child.id().unwrap_or(0);
+                                tracing::info!(pid, "started worker");
+                                owned.push(Owned { child, pid, drained: false });
+                            }
+                            Err(e) => tracing::error!(error = %e, "cannot start a worker"),
                         }
-                        Err(e) => tracing::error!(error = %e, "cannot start a worker"),
+                    }
+                } else if d.desired < d.current {
+                    let mine: Vec<WorkerInfo> = pool
+                        .iter()
+                        .filter(|w| is_ours(w) && !owned.iter().any(|o| o.pid == w.pid && o.drained))
+                        .cloned()
+                        .collect();
+                    let drained = drain_some(broker, mine.clone(), (d.current - d.desired) as usize).await?;
+                    for id in drained {
+                        if let Some(w) = mine.iter().find(|w| w.id == id)
+                            && let Some(o) = owned.iter_mut().find(|o| o.pid == w.pid)
+                        {
+                            o.drained = true;
+                        }
                     }
                 }
-            } else if d.desired < d.current {
-                let mine: Vec<WorkerInfo> = pool
-                    .iter()
-                    .filter(|w| is_ours(w) && !owned.iter().any(|o| o.pid == w.pid && o.drained))
-                    .cloned()
-                    .collect();
-                let drained = drain_some(broker, mine.clone(), (d.current - d.desired) as usize).await?;
-                for id in drained {
-                    if let Some(w) = mine.iter().find(|w| w.id == id)
-                        && let Some(o) = owned.iter_mut().find(|o| o.pid == w.pid)
-                    {
-                        o.drained = true;
-                    }
+                let entry = Entry { decision: d, counters, host: host.clone(), mode: "sidecar".into() };
+                history::record(broker, &entry).await?;
+                history.push(entry);
+                if history.len() > 50 {
+                    history.remove(0);
                 }
             }
-            let entry = Entry { decision: d, counters, host: host.clone(), mode: "sidecar".into() };
-            history::record(broker, &entry).await?;
-            history.push(entry);
-            if history.len() > 50 {
-                history.remove(0);
+
+            Ok(())
+        }
+        .await;
+        match tick {
+            Ok(()) => failed_ticks = 0,
+            Err(e) => {
+                failed_ticks += 1;
+                tracing::warn!(error = %e, failed_ticks, "autoscale tick failed");
+                if failed_ticks >= MAX_FAILED_TICKS {
+                    failure = Some(e);
+                    break;
+                }
             }
         }
     }
@@ -202,19 +223,23 @@ pub async fn run_sidecar(
     tracing::info!(workers = owned.len(), "autoscaler stopping: draining its workers");
     let pool = broker.workers(STALE_AFTER).await.unwrap_or_default();
     for o in &owned {
-        match pool.iter().find(|w| w.host == host && w.pid == o.pid) {
-            Some(w) => {
-                let _ = broker.request_drain(&w.id).await;
-            }
-            None => terminate(o.pid).await,
+        let drained = match pool.iter().find(|w| w.host == host && w.pid == o.pid) {
+            Some(w) => broker.request_drain(&w.id).await.unwrap_or(false),
+            None => false,
+        };
+        if !drained {
+            terminate(o.pid).await;
         }
     }
     for mut o in owned {
         let status = o.child.wait().await;
         tracing::info!(pid = o.pid, ?status, "worker exited");
     }
-    Ok(())
+    failure.map_or(Ok(()), Err)
 }
+
+/// Ticks in a row that may fail before the sidecar gives up (and drains its workers).
+const MAX_FAILED_TICKS: u32 = 10;
 
 async fn terminate(pid: u32) {
     let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
