@@ -5,6 +5,7 @@ mod util;
 mod autoscale;
 mod broker_admin;
 mod broker_enqueue;
+mod broker_hardening;
 mod broker_lifecycle;
 mod broker_reserve;
 mod broker_wake;
