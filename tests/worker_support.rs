@@ -203,3 +203,56 @@ pub async fn wait_stats(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+impl WorkerProc {
+    /// `weir work --builtin-kinds <args>` against the Redis at `url` (a
+    /// Cluster or Sentinel URL) instead of the shared private server.
+    pub fn start_at(url: &str, prefix: &str, args: &[&str]) -> WorkerProc {
+        let mut cmd = util::weir_at(url, prefix);
+        cmd.arg("work").arg("--builtin-kinds").args(args);
+        Self::spawn(cmd, args)
+    }
+
+    /// Spawns `cmd` (a full `weir ... work ...` command), collecting its output.
+    pub fn spawn(mut cmd: std::process::Command, args: &[&str]) -> WorkerProc {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // WEIR_TEST_WORKER_LOG overrides the filter, to debug a test.
+        let log = std::env::var("WEIR_TEST_WORKER_LOG").unwrap_or_else(|_| "weir_worker=info".into());
+        cmd.env("RUST_LOG", log).env_remove("RUST_BACKTRACE");
+        let mut child = cmd.spawn().expect("spawn weir work");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().unwrap();
+        let l = lines.clone();
+        let stdout_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = stdout_done.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                match line {
+                    Ok(line) => l.lock().unwrap().push(line),
+                    Err(_) => break,
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut err = child.stderr.take().unwrap();
+        let e = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                e.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        WorkerProc {
+            child,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            lines,
+            stderr,
+            stdout_done,
+            status: None,
+        }
+    }
+}

@@ -71,3 +71,18 @@ pub async fn eventually(within: Duration, mut f: impl AsyncFnMut() -> bool) -> b
     }
     false
 }
+
+/// The built `weir` binary with `--redis URL --prefix P`: for the Cluster
+/// and Sentinel tests, whose Redis is not the shared private server.
+pub fn weir_at(url: &str, prefix: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_weir"));
+    c.env_remove("WEIR_REDIS_URL").arg("--redis").arg(url).arg("--prefix").arg(prefix);
+    c
+}
+
+/// Runs a command; returns (exit code, stdout, stderr) whatever the outcome.
+pub fn run_any(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().expect("run command");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
