@@ -4,6 +4,7 @@ mod util;
 
 mod autoscale;
 mod broker_admin;
+mod broker_durable;
 mod broker_enqueue;
 mod broker_hardening;
 mod broker_lifecycle;

@@ -69,6 +69,12 @@ pub struct BrokerConfig {
     pub connect_timeout: Duration,
     /// Time to wait for any non-blocking command. Default 30 s.
     pub command_timeout: Duration,
+    /// Replicas that must confirm each finished job (ack, fail, release,
+    /// snooze) before the call returns, with `WAIT` (0 = none, the default:
+    /// Redis replicates asynchronously; docs/REDIS.md, "Durability caveat").
+    pub durable_acks: u32,
+    /// How long each `WAIT` may block. Default 1 s.
+    pub durable_timeout: Duration,
     /// Test hook: an offset added to Redis's clock (every script takes "now"
     /// from Redis's `TIME`, never from the caller), so tests can move a lease
     /// past its deadline without sleeping. Default: no offset.
@@ -85,6 +91,8 @@ impl Default for BrokerConfig {
             unique_ttl: Duration::from_secs(86_400),
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(30),
+            durable_acks: 0,
+            durable_timeout: Duration::from_secs(1),
             clock: OffsetClock::default(),
         }
     }
@@ -217,19 +225,57 @@ impl Broker {
         k
     }
 
-    /// Runs one script on one queue, with `KEYS` as the script declares them.
-    pub(crate) async fn eval(&self, op: &Op, queue: &QueueName, args: Vec<Arg>) -> Result<Value> {
+    /// One call of `op` on `queue`, with `KEYS` as the script declares them.
+    fn invocation<'o>(&self, op: &'o Op, queue: &QueueName, args: &[Arg]) -> redis::ScriptInvocation<'o> {
         let k = self.keys(queue);
         let mut call = op.script.prepare_invoke();
         for key in op.keys_for(&k) {
             call.key(key);
         }
-        for a in &args {
+        for a in args {
             call.arg(&a.0[..]);
         }
+        call
+    }
+
+    /// Runs one script on one queue, with `KEYS` as the script declares them.
+    pub(crate) async fn eval(&self, op: &Op, queue: &QueueName, args: Vec<Arg>) -> Result<Value> {
+        let call = self.invocation(op, queue, &args);
         let call = &call;
         let v = self.inner.redis.retry(|mut c| async move { call.invoke_async::<Value>(&mut c).await }).await?;
         Ok(v)
+    }
+
+    /// [`Broker::eval`] for operations that finish jobs: with `durable_acks`
+    /// set, the script and a `WAIT` go out in one pipeline (so on a cluster
+    /// both reach the queue's master), and a write the replicas did not
+    /// confirm in time is logged.
+    pub(crate) async fn eval_finish(&self, op: &Op, queue: &QueueName, args: Vec<Arg>) -> Result<Value> {
+        let replicas = self.inner.config.durable_acks;
+        if replicas == 0 {
+            return self.eval(op, queue, args).await;
+        }
+        let call = self.invocation(op, queue, &args);
+        let mut p = redis::pipe();
+        p.invoke_script(&call).cmd("WAIT").arg(replicas).arg(ms(self.inner.config.durable_timeout));
+        let (reply, confirmed): (Value, i64) = match self.pipe(&p).await {
+            // Not loaded yet on this node: load it once, then send again.
+            Err(Error::Redis(e)) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                self.load_scripts().await?;
+                self.pipe(&p).await?
+            }
+            other => other?,
+        };
+        if confirmed < i64::from(replicas) {
+            tracing::warn!(
+                queue = %queue,
+                op = op.name,
+                confirmed,
+                wanted = replicas,
+                "a finished job was confirmed by fewer replicas than --durable-acks asks; a failover now could undo it"
+            );
+        }
+        Ok(reply)
     }
 
     /// Runs a script that is not a queue operation (the fleet locks).

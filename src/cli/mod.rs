@@ -46,6 +46,11 @@ pub struct Conn {
     /// Dead jobs older than this are dropped from Redis (0s: kept).
     #[arg(long, global = true, env = "WEIR_DEAD_MAX_AGE", default_value = "30d", value_parser = parse_duration_flag)]
     pub dead_max_age: std::time::Duration,
+    /// Replicas that must confirm every finished job (Redis `WAIT`) before a
+    /// worker moves on; 0 = none. Narrows, but cannot close, the window in
+    /// which a failover undoes an ack (docs/REDIS.md, "Durability caveat").
+    #[arg(long, global = true, env = "WEIR_DURABLE_ACKS", default_value_t = 0)]
+    pub durable_acks: u32,
 }
 
 impl Conn {
@@ -54,6 +59,7 @@ impl Conn {
             prefix: self.prefix.clone(),
             dead_max_len: self.dead_max_len,
             dead_max_age: self.dead_max_age,
+            durable_acks: self.durable_acks,
             ..BrokerConfig::default()
         }
     }
