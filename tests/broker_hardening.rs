@@ -105,7 +105,8 @@ async fn ids_with_colons_never_touch_another_jobs_fields() {
     }
     // Field names are a tag, a colon and the id: `a:col1` the attempts of
     // col1, `j:a:col1` the envelope of the job named `a:col1`.
-    let attempts: String = b.query(&cmd("HGET").arg(&b.keys(&q("c")).jobs).arg(job_field('a', "col1")).to_owned()).await.unwrap();
+    let attempts: String =
+        b.query(&cmd("HGET").arg(&b.keys(&q("c")).jobs).arg(job_field('a', "col1")).to_owned()).await.unwrap();
     assert_eq!(attempts, "1");
     let done: Vec<_> = got.iter().map(|r| (r.lease.clone(), Duration::from_millis(1))).collect();
     assert_eq!(b.ack(&done).await.unwrap(), [true; 4]);
@@ -118,8 +119,11 @@ async fn an_envelope_with_an_absurd_timeout_is_buried_not_leased() {
     let b = util::broker("harden-timeout").await;
     let k = b.keys(&q("big"));
     let env = format!(r#"{{"id":"huge","queue":"big","kind":"k","payload":{{}},"timeout_ms":{}}}"#, i64::MAX);
-    run(&b, cmd("HSET").arg(&k.jobs).arg(job_field('j', "huge")).arg(env).arg(job_field('m', "huge")).arg(3).to_owned())
-        .await;
+    run(
+        &b,
+        cmd("HSET").arg(&k.jobs).arg(job_field('j', "huge")).arg(env).arg(job_field('m', "huge")).arg(3).to_owned(),
+    )
+    .await;
     run(&b, cmd("ZADD").arg(&k.pending).arg(1).arg("huge").to_owned()).await;
     let mut sel = Selector::strict([q("big")]).unwrap();
     assert!(b.reserve(&mut sel, 10, LEASE).await.unwrap().is_empty());
