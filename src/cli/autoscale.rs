@@ -27,7 +27,7 @@ pub async fn run(conn: &Conn, a: AutoscaleArgs) -> anyhow::Result<ExitCode> {
         args: a.default_worker_args(&queues),
         redis_url: conn.redis.clone(),
         prefix: conn.prefix.clone(),
-        env: Vec::new(),
+        env: conn.worker_env(),
     };
     if a.once || a.dry_run {
         let d = fleet::run_once(&broker, &a, &policy, &queues, &launcher).await?;

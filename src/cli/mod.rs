@@ -64,6 +64,16 @@ impl Conn {
         }
     }
 
+    /// These settings as the environment of a worker this process starts
+    /// (the autoscaler's and the demo's), so the worker follows them too.
+    pub fn worker_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("WEIR_DEAD_MAX_LEN".into(), self.dead_max_len.to_string()),
+            ("WEIR_DEAD_MAX_AGE".into(), format!("{}ms", self.dead_max_age.as_millis())),
+            ("WEIR_DURABLE_ACKS".into(), self.durable_acks.to_string()),
+        ]
+    }
+
     pub async fn connect(&self) -> anyhow::Result<Broker> {
         Broker::connect(&self.redis, self.broker_config()).await.context("cannot start")
     }
