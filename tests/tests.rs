@@ -13,6 +13,7 @@ mod broker_wake;
 mod cli_basic;
 mod cluster;
 mod demo;
+mod faults;
 mod limits;
 mod limits_fleet;
 mod protocol;
