@@ -24,6 +24,8 @@ use std::time::Duration;
 
 /// Consecutive command timeouts after which the connection is rebuilt.
 const TIMEOUTS_BEFORE_REBUILD: u32 = 3;
+/// How long commands are held while a failover promotes a new master.
+const SWITCH_WAIT: Duration = Duration::from_secs(5);
 /// How often a Sentinel-managed connection checks that its node is still master.
 const ROLE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -94,6 +96,11 @@ pub(crate) struct Redis {
     current: RwLock<Conn>,
     timeouts_in_row: AtomicU32,
     rebuilding: tokio::sync::Mutex<()>,
+    /// Set while a Sentinel failover promotes another node: commands wait
+    /// (bounded) instead of writing to a master that is about to be demoted,
+    /// whose writes the new master would never see.
+    switching: std::sync::atomic::AtomicBool,
+    switched: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Redis {
@@ -132,6 +139,8 @@ impl Redis {
             current: RwLock::new(conn),
             timeouts_in_row: AtomicU32::new(0),
             rebuilding: tokio::sync::Mutex::new(()),
+            switching: std::sync::atomic::AtomicBool::new(false),
+            switched: tokio::sync::Notify::new(),
         });
         if matches!(redis.topology, Topology::Sentinel { .. }) {
             tokio::spawn(watch_sentinels(Arc::downgrade(&redis)));
@@ -165,6 +174,7 @@ impl Redis {
         let mut wait = Duration::from_millis(10);
         let mut waited = Duration::ZERO;
         loop {
+            self.wait_for_switch().await;
             let result = op(self.conn()).await;
             match &result {
                 Ok(_) => self.timeouts_in_row.store(0, Ordering::Relaxed),
@@ -186,6 +196,61 @@ impl Redis {
                 other => return other,
             }
         }
+    }
+
+    /// While a failover promotes another node, waits until it is master
+    /// (at most [`SWITCH_WAIT`]).
+    async fn wait_for_switch(&self) {
+        if !self.switching.load(Ordering::Acquire) {
+            return;
+        }
+        let switched = self.switched.notified();
+        if self.switching.load(Ordering::Acquire) {
+            let _ = tokio::time::timeout(SWITCH_WAIT, switched).await;
+        }
+    }
+
+    /// A sentinel is promoting `host:port` (`+failover-state-send-slaveof-noone`):
+    /// hold every command, then move to that node as soon as it says it is
+    /// master. Falls back to asking the sentinels after [`SWITCH_WAIT`].
+    async fn follow_promotion(&self, host: &str, port: u16) {
+        let Topology::Sentinel { db, username, password, .. } = &self.topology else { return };
+        self.switching.store(true, Ordering::Release);
+        let mut settings = redis::RedisConnectionInfo::default().set_db(*db);
+        if let Some(u) = username {
+            settings = settings.set_username(u);
+        }
+        if let Some(p) = password {
+            settings = settings.set_password(p);
+        }
+        use redis::IntoConnectionInfo;
+        let Ok(info) = redis::ConnectionAddr::Tcp(host.to_string(), port).into_connection_info() else {
+            self.switching.store(false, Ordering::Release);
+            return;
+        };
+        let info = info.set_redis_settings(settings);
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeouts.connect))
+            .set_response_timeout(Some(self.timeouts.command));
+        let started = tokio::time::Instant::now();
+        let mut moved = false;
+        while started.elapsed() < SWITCH_WAIT {
+            if let Ok(client) = redis::Client::open(info.clone())
+                && let Ok(mut conn) = client.get_multiplexed_async_connection_with_config(&config).await
+                && is_master(&mut conn).await
+            {
+                *self.current.write().expect("connection lock") = Conn::Plain(conn);
+                tracing::info!(url = %self.shown, host, port, "following the promoted master");
+                moved = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !moved {
+            self.rebuild().await;
+        }
+        self.switching.store(false, Ordering::Release);
+        self.switched.notify_waiters();
     }
 
     /// Replaces the connection with a fresh one (for Sentinel: to the node
@@ -320,7 +385,7 @@ async fn watch_sentinels(redis: Weak<Redis>) {
             Err(_) => None,
         };
         let subscribed = match pubsub {
-            Some(mut p) => p.subscribe("+switch-master").await.is_ok().then_some(p),
+            Some(mut p) => p.subscribe(&["+switch-master", PROMOTING]).await.is_ok().then_some(p),
             None => None,
         };
         let mut pubsub = match subscribed {
@@ -337,10 +402,17 @@ async fn watch_sentinels(redis: Weak<Redis>) {
         loop {
             tokio::select! {
                 msg = messages.next() => match msg {
-                    Some(_) => {
+                    Some(msg) => {
                         let Some(r) = redis.upgrade() else { return };
-                        tracing::info!(url = %r.shown, "sentinels switched master; reconnecting");
-                        r.rebuild().await;
+                        let text: String = msg.get_payload().unwrap_or_default();
+                        if msg.get_channel_name() == PROMOTING {
+                            if let Some((host, port)) = promoted(&text, &r) {
+                                r.follow_promotion(&host, port).await;
+                            }
+                        } else if is_ours(&text, &r) {
+                            tracing::info!(url = %r.shown, "sentinels switched master; reconnecting");
+                            r.rebuild().await;
+                        }
                     }
                     None => break,
                 },
@@ -352,6 +424,29 @@ async fn watch_sentinels(redis: Weak<Redis>) {
             }
         }
     }
+}
+
+/// The sentinel event published the moment a replica is told to become
+/// master, before `+switch-master`: writes to the old master after it are lost.
+const PROMOTING: &str = "+failover-state-send-slaveof-noone";
+
+/// Whether a sentinel event (`... @ <service> <ip> <port>`) is about our service.
+fn is_ours(text: &str, redis: &Redis) -> bool {
+    let Topology::Sentinel { service, .. } = &redis.topology else { return false };
+    match text.split_once(" @ ") {
+        Some((_, rest)) => rest.split_whitespace().next() == Some(service.as_str()),
+        // +switch-master is "<service> <old ip> <old port> <new ip> <new port>".
+        None => text.split_whitespace().next() == Some(service.as_str()),
+    }
+}
+
+/// The replica being promoted, from `slave <name> <ip> <port> @ <service> ...`.
+fn promoted(text: &str, redis: &Redis) -> Option<(String, u16)> {
+    if !is_ours(text, redis) {
+        return None;
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    Some((words.get(2)?.to_string(), words.get(3)?.parse().ok()?))
 }
 
 /// Rebuilds the connection if its node is no longer master. False when the
