@@ -114,6 +114,9 @@ pub(crate) struct Inner {
     /// Queues this process has already added to the queue set.
     pub registered: Mutex<HashSet<QueueName>>,
     pub rules: Mutex<crate::limit::RulesCache>,
+    /// Queues whose node failed a reserve on a cluster, resting until the
+    /// given time with the rest they last got (reserve.rs).
+    pub resting: Mutex<HashMap<QueueName, (std::time::Instant, Duration)>>,
 }
 
 impl Broker {
@@ -132,6 +135,7 @@ impl Broker {
                 keys: RwLock::new(HashMap::new()),
                 registered: Mutex::new(HashSet::new()),
                 rules: Mutex::new(Default::default()),
+                resting: Mutex::new(HashMap::new()),
             }),
         };
         broker.load_scripts().await?;

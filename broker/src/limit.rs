@@ -220,8 +220,22 @@ impl Broker {
             let cache = self.inner.rules.lock().expect("rules lock");
             cache.fetched.is_none_or(|t| t.elapsed() > RULES_TTL)
         };
-        if stale {
-            let all: HashMap<String, String> = self.query(redis::cmd("HGETALL").arg(key_rules(self.prefix()))).await?;
+        // The rules live in one global key, on one node of a cluster: when
+        // that node is down, reserve goes on with the rules it last read
+        // rather than stopping every queue.
+        let fetched = if stale {
+            match self.query::<HashMap<String, String>>(redis::cmd("HGETALL").arg(key_rules(self.prefix()))).await {
+                Ok(all) => Some(all),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the rate-key rules; using the last ones read");
+                    self.inner.rules.lock().expect("rules lock").fetched = Some(Instant::now());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(all) = fetched {
             let mut rules: Vec<(String, f64, u32)> = all
                 .into_iter()
                 .filter_map(|(pattern, v)| {

@@ -2,12 +2,15 @@
 use crate::broker::Broker;
 use crate::broker::{Arg, ms};
 use crate::envelope::Envelope;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::name::QueueName;
 use crate::reply;
 use crate::select::Selector;
 use redis::Value;
 use std::time::Duration;
+
+/// How long one queue's reserve may take on a cluster before the others go on without it.
+const SLOW_QUEUE: Duration = Duration::from_secs(1);
 
 /// A reservation's claim on a job: the attempt number is the fencing token,
 /// so a worker whose lease expired cannot finish a job someone else now holds.
@@ -36,7 +39,7 @@ impl Broker {
     pub async fn reserve(&self, selector: &mut Selector, max: usize, lease: Duration) -> Result<Vec<Reserved>> {
         let mut out = Vec::with_capacity(max);
         let n_queues = selector.queues().len();
-        let mut candidate = vec![true; n_queues];
+        let mut candidate: Vec<bool> = selector.queues().iter().map(|q| !self.is_resting(q)).collect();
         let rules = self.rule_args().await?;
         let mut failure = None;
         let mut failed = 0;
@@ -57,7 +60,21 @@ impl Broker {
                 asked.push((i, count));
                 calls.push((&self.inner.scripts.reserve, selector.queues()[i].clone(), args));
             }
-            let replies = self.eval_many(calls).await;
+            // On a cluster one dead or failing-over master must not hold up
+            // the queues on the others: a queue that does not answer within
+            // SLOW_QUEUE sits out this call. (Its reply may still come and
+            // lease jobs nobody gets; those are reclaimed when the lease
+            // expires, never lost.)
+            let within = (self.is_cluster() && calls.len() > 1).then_some(SLOW_QUEUE);
+            let replies = futures::future::join_all(calls.into_iter().map(|(op, queue, args)| async move {
+                match within {
+                    Some(t) => {
+                        tokio::time::timeout(t, self.eval(op, &queue, args)).await.unwrap_or(Err(Error::Timeout(t)))
+                    }
+                    None => self.eval(op, &queue, args).await,
+                }
+            }))
+            .await;
             for ((i, count), reply) in asked.into_iter().zip(replies) {
                 let queue = selector.queues()[i].clone();
                 // One queue's damaged keys must not stop the others: skip it
@@ -66,12 +83,18 @@ impl Broker {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::warn!(queue = %queue, error = %e, "cannot reserve from this queue");
+                        if self.is_cluster() {
+                            self.rest(&queue);
+                        }
                         candidate[i] = false;
                         failed += 1;
                         failure.get_or_insert(e);
                         continue;
                     }
                 };
+                if self.is_cluster() {
+                    self.inner.resting.lock().expect("resting lock").remove(&queue);
+                }
                 let got = self.take_reply(&queue, reply, &mut out).await?;
                 match got {
                     Taken::Paused => candidate[i] = false,
@@ -98,6 +121,21 @@ impl Broker {
             Some(e) if failed == n_queues => Err(e),
             _ => Ok(out),
         }
+    }
+
+    /// Whether a queue's node failed recently and the queue sits out reserves.
+    fn is_resting(&self, queue: &QueueName) -> bool {
+        let resting = self.inner.resting.lock().expect("resting lock");
+        resting.get(queue).is_some_and(|(until, _)| std::time::Instant::now() < *until)
+    }
+
+    /// A queue's node failed (down, failing over): the queue sits out reserves
+    /// for a while, doubling from 250 ms to 4 s, so the queues on healthy
+    /// nodes are not held up by a call that waits for it every time.
+    fn rest(&self, queue: &QueueName) {
+        let mut resting = self.inner.resting.lock().expect("resting lock");
+        let rest = resting.get(queue).map_or(Duration::from_millis(250), |(_, r)| (*r * 2).min(Duration::from_secs(4)));
+        resting.insert(queue.clone(), (std::time::Instant::now() + rest, rest));
     }
 
     /// Reads one queue's reserve reply into `out`, burying damaged envelopes.
