@@ -1,8 +1,6 @@
 //! `weir enqueue`, `weir stats`, `weir pause`/`resume` through the built binary.
 use crate::broker_enqueue::q;
 use crate::util;
-use std::io::Write;
-use std::process::Stdio;
 use weir::broker::JobState;
 
 fn stats(prefix: &str) -> serde_json::Value {
@@ -11,19 +9,7 @@ fn stats(prefix: &str) -> serde_json::Value {
 
 /// `weir enqueue <args> --stdin` fed `input`: (exit code, stdout, stderr).
 fn enqueue_stdin(prefix: &str, args: &[&str], input: &str) -> (Option<i32>, String, String) {
-    let mut child = util::weir(prefix)
-        .arg("enqueue")
-        .args(args)
-        .arg("--stdin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
+    util::enqueue_stdin(util::weir(prefix), args, input)
 }
 
 #[tokio::test]

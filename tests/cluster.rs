@@ -5,8 +5,6 @@
 use crate::util;
 use crate::worker_support::{WorkerProc, enqueue_n, q};
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use weir::broker::Broker;
 use weir_testkit::{RedisCluster, key_slot};
@@ -24,22 +22,10 @@ pub fn cli(url: &str, prefix: &str, args: &[&str]) -> String {
 
 /// `weir enqueue <args> --stdin` fed `input`; asserts success; returns stdout.
 pub fn cli_stdin(url: &str, prefix: &str, args: &[&str], input: &str) -> String {
-    let mut child = util::weir_at(url, prefix)
-        .arg("enqueue")
-        .args(args)
-        .arg("--stdin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    let (code, o, e) = util::enqueue_stdin(util::weir_at(url, prefix), args, input);
     assert!(
-        out.status.success() && !o.contains("CROSSSLOT") && !e.contains("CROSSSLOT"),
-        "weir enqueue {args:?} --stdin on {url}: {}\nstdout:\n{o}\nstderr:\n{e}",
-        out.status
+        code == Some(0) && !o.contains("CROSSSLOT") && !e.contains("CROSSSLOT"),
+        "weir enqueue {args:?} --stdin on {url}: exit {code:?}\nstdout:\n{o}\nstderr:\n{e}"
     );
     o
 }

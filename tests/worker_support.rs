@@ -50,43 +50,8 @@ impl WorkerProc {
     /// `weir work <args>`, with nothing added.
     pub fn start_exactly(prefix: &str, args: &[&str]) -> WorkerProc {
         let mut cmd = util::weir(prefix);
-        cmd.arg("work").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.env("RUST_LOG", "weir_worker=info").env_remove("RUST_BACKTRACE");
-        let mut child = cmd.spawn().expect("spawn weir work");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let out = child.stdout.take().unwrap();
-        let l = lines.clone();
-        let stdout_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let done = stdout_done.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                match line {
-                    Ok(line) => l.lock().unwrap().push(line),
-                    Err(_) => break,
-                }
-            }
-            done.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-        let mut err = child.stderr.take().unwrap();
-        let e = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    return;
-                }
-                e.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        WorkerProc {
-            child,
-            args: args.iter().map(|s| s.to_string()).collect(),
-            lines,
-            stderr,
-            stdout_done,
-            status: None,
-        }
+        cmd.arg("work").args(args);
+        Self::spawn(cmd, args)
     }
 
     pub fn pid(&self) -> u32 {

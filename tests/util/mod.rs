@@ -7,7 +7,7 @@
 //! the test process exits, even on abort.
 #![allow(dead_code)]
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -83,6 +83,24 @@ pub fn weir_at(url: &str, prefix: &str) -> Command {
 /// Runs a command; returns (exit code, stdout, stderr) whatever the outcome.
 pub fn run_any(cmd: &mut Command) -> (Option<i32>, String, String) {
     let out = cmd.output().expect("run command");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// `<base> enqueue <args> --stdin` fed `input`: (exit code, stdout, stderr).
+pub fn enqueue_stdin(mut base: Command, args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = base
+        .arg("enqueue")
+        .args(args)
+        .arg("--stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
