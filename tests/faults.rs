@@ -409,6 +409,7 @@ async fn a_worker_with_a_skewed_clock_does_not_run_jobs_early_or_steal_leases() 
     assert_eq!(duplicates, 0, "a job started twice (a lease stolen?): {started:?}");
     assert!(by_ahead > 0, "the skewed worker ran no job, so it tested nothing\n{}", two[0].report());
     assert!(skew_s.is_some_and(|s| s > 100.0), "faketime did not put the worker ahead: ~{skew_s:?}s");
+    assert!(two[0].stderr().contains("clock differs from Redis's"), "no skew warning:\n{}", two[0].report());
     assert_queue_empty(util::redis(), &prefix, "ahead");
 
     // 2. 120 s behind, beside a normal worker: 1-2 s jobs, no lease stolen.

@@ -182,7 +182,7 @@ impl WorkerProc {
     pub fn spawn(mut cmd: std::process::Command, args: &[&str]) -> WorkerProc {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // WEIR_TEST_WORKER_LOG overrides the filter, to debug a test.
-        let log = std::env::var("WEIR_TEST_WORKER_LOG").unwrap_or_else(|_| "weir_worker=info".into());
+        let log = std::env::var("WEIR_TEST_WORKER_LOG").unwrap_or_else(|_| "weir_worker=info,weir_broker=warn".into());
         cmd.env("RUST_LOG", log).env_remove("RUST_BACKTRACE");
         let mut child = cmd.spawn().expect("spawn weir work");
         let lines = Arc::new(Mutex::new(Vec::new()));
