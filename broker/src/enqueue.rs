@@ -129,7 +129,10 @@ pub struct Enqueued {
 /// small enough not to stall Redis for other clients.
 const BATCH: usize = 500;
 
-fn new_id() -> String {
+/// A new job id: a ULID, increasing within this process (monotonic within a
+/// millisecond), so jobs enqueued together keep their order in Redis, where
+/// equal ready times fall back to id order.
+pub fn new_id() -> String {
     static GEN: OnceLock<Mutex<ulid::Generator>> = OnceLock::new();
     let mut g = GEN.get_or_init(|| Mutex::new(ulid::Generator::new())).lock().expect("ulid lock");
     // Monotonic within a millisecond; on the (2^80 per ms) overflow fall back to a random one.

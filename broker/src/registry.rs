@@ -23,6 +23,12 @@ use redis::Value;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// Index entries whose heartbeat is older than this are dropped: longer than
+/// a record's TTL (three heartbeats at the default 10 s), so the record's TTL
+/// alone decides who is live. The one rule `weir workers`, the autoscaler and
+/// the demo share.
+pub const STALE_AFTER: Duration = Duration::from_secs(40);
+
 /// One worker's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerInfo {

@@ -34,7 +34,9 @@ pub enum Topology {
 pub const SCHEMES: [&str; 6] =
     ["redis", "rediss", "redis-cluster", "rediss-cluster", "redis-sentinel", "rediss-sentinel"];
 
-/// The URL with any password replaced, for messages and logs.
+/// The URL with any password replaced by `***`, for messages and logs: the
+/// one redaction for Redis and database URLs alike (a user without a
+/// password is shown as is).
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else { return url.to_string() };
     let rest = &url[scheme_end + 3..];
@@ -46,7 +48,7 @@ pub fn redact_url(url: &str) -> String {
             let userinfo = &rest[..at];
             match userinfo.split_once(':') {
                 Some((user, _)) => out.push_str(&format!("{user}:***")),
-                None => out.push_str("***"),
+                None => out.push_str(userinfo),
             }
             out.push_str(&rest[at..authority_end]);
         }
@@ -158,6 +160,9 @@ mod tests {
         assert_eq!(redact_url("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
         assert_eq!(redact_url("redis://user:secret@h"), "redis://user:***@h");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+        assert_eq!(redact_url("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(redact_url("sqlite:/tmp/a.db"), "sqlite:/tmp/a.db");
         assert_eq!(
             redact_url("redis-sentinel://a:b@h:1?sentinelServiceName=m&sentinelPassword=zz"),
             "redis-sentinel://a:***@h:1?sentinelServiceName=m&sentinelPassword=***"

@@ -183,7 +183,7 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
     let mut workers;
     let all_done_at = loop {
         let stats = stats_of(broker, &queues).await?;
-        workers = broker.workers(Duration::from_secs(15)).await?.into_iter().filter(|w| !w.drain).count();
+        workers = broker.workers(weir::broker::registry::STALE_AFTER).await?.into_iter().filter(|w| !w.drain).count();
         max_workers = max_workers.max(workers);
         if stats.iter().all(|s| s.pending > 0) {
             shares_sample = Some(stats.iter().map(|s| s.processed).collect());
@@ -221,7 +221,7 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
     }
     while workers > 1 && started.elapsed() < a.deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        workers = broker.workers(Duration::from_secs(15)).await?.into_iter().filter(|w| !w.drain).count();
+        workers = broker.workers(weir::broker::registry::STALE_AFTER).await?.into_iter().filter(|w| !w.drain).count();
         status.set_message(format!("backlog cleared: workers {workers}"));
     }
     let _ = stop_tx.send(());

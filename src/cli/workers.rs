@@ -9,7 +9,7 @@ use weir::broker::format_duration;
 
 /// Registry entries whose heartbeat is older than this are dropped (three
 /// heartbeats at the default 10 s, plus slack).
-const STALE_AFTER: Duration = Duration::from_secs(40);
+use weir::broker::registry::STALE_AFTER;
 
 #[derive(Debug, Args)]
 pub struct WorkersArgs {

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::future::Future;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use weir_broker::{Backoff, Codec, NewJob, QueueName, RunAt, Unique};
 use weir_client::{Client, Job, Options};
@@ -44,14 +43,7 @@ fn default_max_attempts() -> u32 {
     weir_broker::envelope::DEFAULT_MAX_ATTEMPTS
 }
 
-/// A new ULID, increasing within this process, so the jobs of one
-/// transaction keep their order in Redis, where equal ready times fall back
-/// to id order.
-fn new_id() -> String {
-    static GEN: OnceLock<Mutex<ulid::Generator>> = OnceLock::new();
-    let mut g = GEN.get_or_init(|| Mutex::new(ulid::Generator::new())).lock().expect("ulid lock");
-    g.generate().unwrap_or_else(|_| ulid::Ulid::new()).to_string()
-}
+use weir_broker::enqueue::new_id;
 
 impl OutboxJob {
     /// Fixes the job's id (a new ULID unless it has one) and run time.

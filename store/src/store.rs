@@ -69,16 +69,7 @@ pub struct Store {
     pub(crate) url: String,
 }
 
-/// The URL with any password replaced by `***`, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
-}
+pub use weir_broker::redact_url;
 
 impl Store {
     /// Connects and checks that the schema is the one this weir needs; an
@@ -241,17 +232,9 @@ pub(crate) fn one_line(e: &sqlx::Error) -> String {
     text.lines().next().unwrap_or("").to_string()
 }
 
-/// Milliseconds since the Unix epoch, from the system clock.
+/// Milliseconds since the Unix epoch, from this host's clock (the store's
+/// own records: archive and history times).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redacts_only_the_password() {
-        assert_eq!(super::redact_url("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
-        assert_eq!(super::redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
-        assert_eq!(super::redact_url("sqlite:/tmp/a.db"), "sqlite:/tmp/a.db");
-    }
+    use weir_broker::Clock;
+    weir_broker::SystemClock.now_ms()
 }

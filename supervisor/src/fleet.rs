@@ -15,7 +15,7 @@ use weir_broker::{Broker, QueueName};
 use weir_worker::args::QueueList;
 
 /// A worker vanishes from the registry after this long without a heartbeat.
-const STALE_AFTER: Duration = Duration::from_secs(15);
+use weir_broker::registry::STALE_AFTER;
 
 /// This host's name, as workers register it.
 pub fn host() -> String {
