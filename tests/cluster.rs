@@ -347,3 +347,47 @@ async fn a_master_killed_during_a_drain_loses_nothing() {
 async fn a_live_slot_migration_during_a_drain_loses_nothing() {
     drain_through(Fault::MigrateSlot, "cl-migrate").await;
 }
+
+/// `weir demo` and the autoscaler's sidecar on a cluster: they spawn and
+/// drain workers through the registry, read stats across queues on three
+/// masters, and the demo cleans up by scanning every master.
+#[test]
+fn the_demo_and_the_autoscale_sidecar_work_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
+    let out = util::run_ok(util::weir_at(&url, "cl-demo").arg("demo"));
+    assert!(out.contains("back to 1 and drained"), "{out}");
+    for port in cluster.masters() {
+        let keys = weir_testkit::cmd(port, &["KEYS", "cl-demo-demo-*"]).unwrap();
+        assert!(keys.starts_with("*0"), "the demo left keys on {port}: {keys}");
+    }
+    let queues = cluster.queue_on_each_master("cl-side");
+    let spec = queues.join(",");
+    let mut sidecar = util::weir_at(&url, "cl-side")
+        .args(["autoscale", "--queues", &spec, "--min", "2", "--max", "2", "--tick", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let live = || {
+        let text = util::run_ok(util::weir_at(&url, "cl-side").args(["workers", "--json"]));
+        text.matches("\"pid\"").count()
+    };
+    let started = Instant::now();
+    while live() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the sidecar did not start 2 workers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    nix_term(sidecar.id());
+    let status = sidecar.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(sidecar.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "sidecar exit {status:?}\n{err}");
+    assert!(!err.contains("CROSSSLOT"), "{err}");
+    assert_eq!(live(), 0, "the sidecar drained its workers before it exited");
+}
+
+fn nix_term(pid: u32) {
+    let ok = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    assert!(ok.success());
+}
