@@ -215,8 +215,9 @@ impl Store {
 
     /// One archived job with its raw envelope.
     pub async fn dead_job(&self, id: &str) -> Result<Option<DeadJob>> {
-        let sql = format!("SELECT {COLUMNS}, envelope FROM weir_dead_jobs WHERE id = $1");
-        Ok(on_pool!(self, p, _Db => sqlx::query_as::<_, DeadJob>(&sql).bind(id).fetch_optional(p).await?))
+        // Built from constants only (no input): the id is a bind.
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS}, envelope FROM weir_dead_jobs WHERE id = $1"));
+        Ok(on_pool!(self, p, _Db => sqlx::query_as::<_, DeadJob>(sql).bind(id).fetch_optional(p).await?))
     }
 
     /// Every failed attempt of an archived job, oldest first (across retries).

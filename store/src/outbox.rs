@@ -119,7 +119,7 @@ outbox_database!(Postgres);
 outbox_database!(Sqlite);
 
 /// Enqueue inside the app's own sqlx transaction (PostgreSQL or SQLite,
-/// sqlx 0.8): the job reaches Redis, through the relay, only if the
+/// sqlx 0.9): the job reaches Redis, through the relay, only if the
 /// transaction commits. The database needs weir's schema (`weir migrate`).
 ///
 /// ```no_run
