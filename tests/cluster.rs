@@ -391,3 +391,14 @@ fn nix_term(pid: u32) {
     let ok = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
     assert!(ok.success());
 }
+
+/// A plain `redis://` URL that reaches a cluster node says what to use
+/// instead of failing later with raw MOVED errors.
+#[test]
+fn a_plain_url_to_a_cluster_node_names_the_cluster_form() {
+    let cluster = RedisCluster::start();
+    let port = cluster.masters()[0];
+    let (code, _, err) = util::run_any(util::weir_at(&format!("redis://127.0.0.1:{port}"), "cl-plain").arg("stats"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("use redis-cluster://"), "{err}");
+}

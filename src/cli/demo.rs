@@ -180,52 +180,66 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
     let mut shares_sample: Option<Vec<u64>> = None;
     let mut max_workers = 0;
     let mut last_plain = Instant::now() - Duration::from_secs(1);
-    let mut workers;
-    let all_done_at = loop {
-        let stats = stats_of(broker, &queues).await?;
-        workers = broker.workers(weir::broker::registry::STALE_AFTER).await?.into_iter().filter(|w| !w.drain).count();
-        max_workers = max_workers.max(workers);
-        if stats.iter().all(|s| s.pending > 0) {
-            shares_sample = Some(stats.iter().map(|s| s.processed).collect());
+    let mut workers = 0;
+    // Whatever happens while watching (Redis gone, the deadline), the fleet
+    // is stopped below, so the demo never leaves workers behind.
+    let watched: anyhow::Result<Instant> = async {
+        let all_done_at = loop {
+            let stats = stats_of(broker, &queues).await?;
+            workers =
+                broker.workers(weir::broker::registry::STALE_AFTER).await?.into_iter().filter(|w| !w.drain).count();
+            max_workers = max_workers.max(workers);
+            if stats.iter().all(|s| s.pending > 0) {
+                shares_sample = Some(stats.iter().map(|s| s.processed).collect());
+            }
+            let done: u64 = stats.iter().map(finished).sum();
+            let retries: u64 = stats.iter().map(|s| s.failed.saturating_sub(s.dead)).sum();
+            let dead: u64 = stats.iter().map(|s| s.dead).sum();
+            for (bar, s) in queue_bars.iter().zip(&stats) {
+                bar.set_position(finished(s));
+                bar.set_message(format!("pending {:>5}  delayed {:>4}  running {:>3}", s.pending, s.delayed, s.active));
+            }
+            let line = format!(
+                "workers {workers}  done {done}/{}  retries {retries}  dead {dead}  {:.0} jobs/s",
+                total_jobs(),
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+            status.set_message(line.clone());
+            if !tty && last_plain.elapsed() >= Duration::from_secs(1) {
+                println!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64());
+                last_plain = Instant::now();
+            }
+            if done == total_jobs() && stats.iter().all(|s| s.active == 0) {
+                break Instant::now();
+            }
+            if started.elapsed() > a.deadline {
+                bail!("the demo did not finish within {:?}", a.deadline);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let elapsed_work = all_done_at - started;
+        // Let the autoscaler step the fleet back down to --min before stopping it.
+        status.set_message("backlog cleared: waiting for the autoscaler to scale back down to 1 worker".to_string());
+        if !tty {
+            println!(
+                "backlog cleared after {:.1}s; waiting for the fleet to scale back down",
+                elapsed_work.as_secs_f64()
+            );
         }
-        let done: u64 = stats.iter().map(finished).sum();
-        let retries: u64 = stats.iter().map(|s| s.failed.saturating_sub(s.dead)).sum();
-        let dead: u64 = stats.iter().map(|s| s.dead).sum();
-        for (bar, s) in queue_bars.iter().zip(&stats) {
-            bar.set_position(finished(s));
-            bar.set_message(format!("pending {:>5}  delayed {:>4}  running {:>3}", s.pending, s.delayed, s.active));
+        while workers > 1 && started.elapsed() < a.deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            workers =
+                broker.workers(weir::broker::registry::STALE_AFTER).await?.into_iter().filter(|w| !w.drain).count();
+            status.set_message(format!("backlog cleared: workers {workers}"));
         }
-        let line = format!(
-            "workers {workers}  done {done}/{}  retries {retries}  dead {dead}  {:.0} jobs/s",
-            total_jobs(),
-            done as f64 / started.elapsed().as_secs_f64()
-        );
-        status.set_message(line.clone());
-        if !tty && last_plain.elapsed() >= Duration::from_secs(1) {
-            println!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64());
-            last_plain = Instant::now();
-        }
-        if done == total_jobs() && stats.iter().all(|s| s.active == 0) {
-            break Instant::now();
-        }
-        if started.elapsed() > a.deadline {
-            bail!("the demo did not finish within {:?}", a.deadline);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let elapsed_work = all_done_at - started;
-    // Let the autoscaler step the fleet back down to --min before stopping it.
-    status.set_message("backlog cleared: waiting for the autoscaler to scale back down to 1 worker".to_string());
-    if !tty {
-        println!("backlog cleared after {:.1}s; waiting for the fleet to scale back down", elapsed_work.as_secs_f64());
+        Ok(all_done_at)
     }
-    while workers > 1 && started.elapsed() < a.deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        workers = broker.workers(weir::broker::registry::STALE_AFTER).await?.into_iter().filter(|w| !w.drain).count();
-        status.set_message(format!("backlog cleared: workers {workers}"));
-    }
+    .await;
     let _ = stop_tx.send(());
-    sidecar.await.context("autoscaler task")??;
+    let fleet = sidecar.await.context("autoscaler task")?;
+    let all_done_at = watched?;
+    fleet?;
+    let elapsed_work = all_done_at - started;
     for bar in &queue_bars {
         bar.finish();
     }
