@@ -54,6 +54,10 @@ fn numbers_past_their_bounds_are_one_line_at_start_not_a_panic_or_a_wrap() {
             "concurrency of 18446744073709551615 is over the limit of 10000",
         ),
         (&["--memory", "17592186044416"], "memory of 17592186044416 is over the limit of 1048576"),
+        (&["--tries", "4000000000"], "tries of 4000000000 is over the limit of 1000"),
+        (&["--grace", "400d"], "grace of 400d is over the limit of"),
+        (&["--heartbeat", "9999999h"], "heartbeat of"),
+        (&["--max-time", "5000d"], "max time of 5000d is over the limit of"),
     ] {
         let out = util::weir(&prefix).arg("work").args(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -54,6 +54,15 @@ fn duration_at_most(field: &'static str, value: Duration, limit: Duration) -> Re
     Ok(value)
 }
 
+/// The longest interval a worker takes for its own loops and limits
+/// (`--heartbeat`, `--housekeeping`, `--grace`, idle wait): one day.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// A worker interval: at most [`MAX_INTERVAL`].
+pub fn interval(field: &'static str, d: Duration) -> Result<Duration, OverLimit> {
+    duration_at_most(field, d, MAX_INTERVAL)
+}
+
 /// A per-attempt time limit: at most [`MAX_TIMEOUT`].
 pub fn timeout(field: &'static str, timeout: Duration) -> Result<Duration, OverLimit> {
     duration_at_most(field, timeout, MAX_TIMEOUT)

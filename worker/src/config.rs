@@ -122,6 +122,13 @@ impl WorkerConfig {
         if self.tries == Some(0) {
             return Err("tries must be at least 1".into());
         }
+        if let Some(t) = self.tries {
+            bounds::max_attempts("tries", t).map_err(|e| e.to_string())?;
+        }
+        if let Some(t) = self.max_time {
+            // A lifetime longer than any delay weir accepts means "no limit": say so instead.
+            bounds::delay("max time", t).map_err(|e| e.to_string())?;
+        }
         if self.max_jobs == Some(0) {
             return Err("max jobs must be at least 1".into());
         }
@@ -131,7 +138,9 @@ impl WorkerConfig {
             if d < Duration::from_millis(10) {
                 return Err(format!("{what} interval must be at least 10ms"));
             }
+            bounds::interval(what, d).map_err(|e| e.to_string())?;
         }
+        bounds::interval("grace", self.grace).map_err(|e| e.to_string())?;
         if self.reserve_batch == 0 {
             return Err("reserve batch must be at least 1".into());
         }
