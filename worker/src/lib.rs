@@ -36,6 +36,7 @@
 //! - [`handler`], [`context`], [`error`]: what handlers are, get and return.
 //! - [`exec`]: `--exec` child processes; `builtin`: the `weir.*` kinds.
 //! - `memory`: resident memory for `--memory`; [`signal`]: SIGTERM/SIGINT.
+//! - [`testing`]: run a handler on one job in an app's own unit tests, no Redis.
 mod acker;
 pub mod args;
 pub mod builder;
@@ -54,6 +55,7 @@ mod memory;
 pub mod pace;
 pub mod retry;
 pub mod signal;
+pub mod testing;
 pub mod worker;
 
 pub use args::WorkerArgs;
