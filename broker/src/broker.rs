@@ -243,23 +243,16 @@ impl Broker {
     }
 
     /// Runs one script on one queue, with `KEYS` as the script declares them.
+    /// For an op that finishes jobs, with `durable_acks` set, the script and a
+    /// `WAIT` go out in one pipeline (so on a cluster both reach the queue's
+    /// master), and a write the replicas did not confirm in time is logged.
     pub(crate) async fn eval(&self, op: &Op, queue: &QueueName, args: Vec<Arg>) -> Result<Value> {
         let call = self.invocation(op, queue, &args);
-        let call = &call;
-        let v = self.inner.redis.retry(|mut c| async move { call.invoke_async::<Value>(&mut c).await }).await?;
-        Ok(v)
-    }
-
-    /// [`Broker::eval`] for operations that finish jobs: with `durable_acks`
-    /// set, the script and a `WAIT` go out in one pipeline (so on a cluster
-    /// both reach the queue's master), and a write the replicas did not
-    /// confirm in time is logged.
-    pub(crate) async fn eval_finish(&self, op: &Op, queue: &QueueName, args: Vec<Arg>) -> Result<Value> {
         let replicas = self.inner.config.durable_acks;
-        if replicas == 0 {
-            return self.eval(op, queue, args).await;
+        if !op.durable || replicas == 0 {
+            let call = &call;
+            return Ok(self.inner.redis.retry(|mut c| async move { call.invoke_async::<Value>(&mut c).await }).await?);
         }
-        let call = self.invocation(op, queue, &args);
         let mut p = redis::pipe();
         p.invoke_script(&call).cmd("WAIT").arg(replicas).arg(ms(self.inner.config.durable_timeout));
         let (reply, confirmed): (Value, i64) = match self.pipe(&p).await {
@@ -290,11 +283,19 @@ impl Broker {
 
     /// Runs several script calls at once (each may be on another queue, so
     /// on a cluster on another node); redis-rs writes them out together on
-    /// each connection. Each call keeps its own result.
-    pub(crate) async fn eval_many(&self, calls: Vec<(&Op, QueueName, Vec<Arg>)>) -> Vec<Result<Value>> {
-        futures::future::join_all(
-            calls.into_iter().map(|(op, queue, args)| async move { self.eval(op, &queue, args).await }),
-        )
+    /// each connection. Each call keeps its own result; with `within`, a call
+    /// that has not answered by then is a [`Error::Timeout`].
+    pub(crate) async fn eval_many(
+        &self,
+        calls: Vec<(&Op, QueueName, Vec<Arg>)>,
+        within: Option<Duration>,
+    ) -> Vec<Result<Value>> {
+        futures::future::join_all(calls.into_iter().map(|(op, queue, args)| async move {
+            match within {
+                Some(t) => tokio::time::timeout(t, self.eval(op, &queue, args)).await.unwrap_or(Err(Error::Timeout(t))),
+                None => self.eval(op, &queue, args).await,
+            }
+        }))
         .await
     }
 }

@@ -266,7 +266,7 @@ impl Broker {
                 calls.push((&self.inner.scripts.enqueue, queue.clone(), args));
             }
         }
-        let replies = self.eval_many(calls).await;
+        let replies = self.eval_many(calls, None).await;
         let mut out: Vec<Option<Enqueued>> = vec![None; total];
         for (reply, pos) in replies.into_iter().zip(positions) {
             for (r, i) in parse_results(reply?)?.into_iter().zip(pos) {

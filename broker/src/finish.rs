@@ -57,10 +57,7 @@ impl Broker {
             calls.push((op, queue.clone(), args));
             order.push(idx);
         }
-        let replies = futures::future::join_all(
-            calls.into_iter().map(|(op, queue, args)| async move { self.eval_finish(op, &queue, args).await }),
-        )
-        .await;
+        let replies = self.eval_many(calls, None).await;
         let mut out = vec![false; leases.len()];
         for (reply, idx) in replies.into_iter().zip(order) {
             for (flag, i) in reply::flags(op.name, reply?)?.into_iter().zip(idx) {
@@ -121,7 +118,7 @@ impl Broker {
             ms(self.config().dead_max_age).into(),
             max_attempts.unwrap_or(0).into(),
         ];
-        let reply = self.eval_finish(&self.inner.scripts.fail, queue, args).await?;
+        let reply = self.eval(&self.inner.scripts.fail, queue, args).await?;
         match reply::string("fail", reply)?.as_str() {
             "retry" => Ok(FailOutcome::Retry),
             "dead" => Ok(FailOutcome::Dead),

@@ -271,7 +271,7 @@ impl Broker {
         };
         let args: Vec<Arg> =
             vec![self.clock_arg(), lease.id.as_str().into(), lease.attempt.into(), ms(after).into(), hold.into()];
-        Ok(reply::int("snooze", &self.eval_finish(&self.inner.scripts.snooze, &lease.queue, args).await?)? == 1)
+        Ok(reply::int("snooze", &self.eval(&self.inner.scripts.snooze, &lease.queue, args).await?)? == 1)
     }
 }
 

@@ -2,7 +2,7 @@
 use crate::broker::Broker;
 use crate::broker::{Arg, ms};
 use crate::envelope::Envelope;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::name::QueueName;
 use crate::reply;
 use crate::select::Selector;
@@ -66,15 +66,7 @@ impl Broker {
             // lease jobs nobody gets; those are reclaimed when the lease
             // expires, never lost.)
             let within = (self.is_cluster() && calls.len() > 1).then_some(SLOW_QUEUE);
-            let replies = futures::future::join_all(calls.into_iter().map(|(op, queue, args)| async move {
-                match within {
-                    Some(t) => {
-                        tokio::time::timeout(t, self.eval(op, &queue, args)).await.unwrap_or(Err(Error::Timeout(t)))
-                    }
-                    None => self.eval(op, &queue, args).await,
-                }
-            }))
-            .await;
+            let replies = self.eval_many(calls, within).await;
             for ((i, count), reply) in asked.into_iter().zip(replies) {
                 let queue = selector.queues()[i].clone();
                 // One queue's damaged keys must not stop the others: skip it

@@ -19,6 +19,9 @@ pub(crate) struct Op {
     /// as the Lua header says). Checked against the header by the test below.
     #[cfg_attr(not(test), allow(dead_code))]
     pub argv: &'static [&'static str],
+    /// It finishes (or moves) a reserved job, so with `durable_acks` the
+    /// broker waits for replicas after it (broker.rs, `eval`).
+    pub durable: bool,
     pub source: &'static str,
     pub script: redis::Script,
 }
@@ -31,7 +34,12 @@ impl std::fmt::Debug for Op {
 
 impl Op {
     fn new(name: &'static str, keys: &'static [Key], argv: &'static [&'static str], source: &'static str) -> Op {
-        Op { name, keys, argv, source, script: redis::Script::new(&format!("{LIB}\n{source}")) }
+        Op { name, keys, argv, durable: false, source, script: redis::Script::new(&format!("{LIB}\n{source}")) }
+    }
+
+    /// This op finishes reserved jobs (see [`Op::durable`]).
+    fn durable(self) -> Op {
+        Op { durable: true, ..self }
     }
 
     /// The whole script as Redis runs it (the shared helpers, then the operation).
@@ -83,7 +91,8 @@ impl Scripts {
                 &[Active, Jobs, Unique, Stats, Conf, Pending, Wake],
                 &["elapsed_ms_total"],
                 include_str!("lua/ack.lua"),
-            ),
+            )
+            .durable(),
             fail: Op::new(
                 "fail",
                 &[Active, Delayed, Dead, Jobs, Unique, Stats, Conf, Pending, Wake],
@@ -98,19 +107,22 @@ impl Scripts {
                     "attempts_cap",
                 ],
                 include_str!("lua/fail.lua"),
-            ),
+            )
+            .durable(),
             extend: Op::new(
                 "extend",
                 &[Active, Jobs],
                 &["clock_offset_ms", "lease_ms"],
                 include_str!("lua/extend.lua"),
-            ),
+            )
+            .durable(),
             release: Op::new(
                 "release",
                 &[Active, Pending, Jobs, Wake],
                 &["clock_offset_ms"],
                 include_str!("lua/release.lua"),
-            ),
+            )
+            .durable(),
             promote: Op::new(
                 "promote",
                 &[Delayed, Pending, Wake, Keyrate, Conf],
@@ -130,7 +142,8 @@ impl Scripts {
                 &[Active, Delayed, Jobs, Conf, Keyrate, Stats, Pending, Wake],
                 &["clock_offset_ms", "id", "attempt", "delay_ms", "hold"],
                 include_str!("lua/snooze.lua"),
-            ),
+            )
+            .durable(),
             ring: Op::new("ring", &[Wake], &[], include_str!("lua/ring.lua")),
         }
     }
