@@ -137,10 +137,7 @@ impl Broker {
         let num = |i: usize| text(i).and_then(|s| s.parse::<f64>().ok());
         let time = reply::array("stats", r.get(8).cloned().unwrap_or(Value::Nil))?;
         let now = match (time.first(), time.get(1)) {
-            _ if self.inner.config.clock.frozen_ms().is_some() => self.now_ms(),
-            (Some(s), Some(us)) => {
-                reply::int("stats", s)? * 1000 + reply::int("stats", us)? / 1000 + self.inner.config.clock.offset_ms()
-            }
+            (Some(s), Some(us)) => self.time_reply_ms(reply::int("stats", s)?, reply::int("stats", us)?),
             _ => self.now_ms(),
         };
         let limits = crate::limit::QueueLimits {

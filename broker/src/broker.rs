@@ -173,7 +173,14 @@ impl Broker {
             return Ok(t);
         }
         let (secs, micros): (i64, i64) = self.query(&redis::cmd("TIME")).await?;
-        Ok(secs * 1000 + micros / 1000 + self.inner.config.clock.offset_ms())
+        Ok(self.time_reply_ms(secs, micros))
+    }
+
+    /// A `TIME` reply as the scripts read the clock: ms, plus the test hook
+    /// (a frozen test clock wins).
+    pub(crate) fn time_reply_ms(&self, secs: i64, micros: i64) -> i64 {
+        let clock = &self.inner.config.clock;
+        clock.frozen_ms().unwrap_or_else(|| secs * 1000 + micros / 1000 + clock.offset_ms())
     }
 
     pub fn config(&self) -> &BrokerConfig {

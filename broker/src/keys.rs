@@ -85,18 +85,18 @@ impl QueueKeys {
     }
 
     pub fn new(prefix: &str, queue: &QueueName) -> Self {
-        let k = |name: &str| format!("{prefix}:{{{queue}}}:{name}");
+        let k = |key: Key| format!("{prefix}:{{{queue}}}:{}", key.name());
         QueueKeys {
-            pending: k("pending"),
-            delayed: k("delayed"),
-            active: k("active"),
-            dead: k("dead"),
-            jobs: k("jobs"),
-            unique: k("unique"),
-            conf: k("conf"),
-            stats: k("stats"),
-            wake: k("wake"),
-            keyrate: k("keyrate"),
+            pending: k(Key::Pending),
+            delayed: k(Key::Delayed),
+            active: k(Key::Active),
+            dead: k(Key::Dead),
+            jobs: k(Key::Jobs),
+            unique: k(Key::Unique),
+            conf: k(Key::Conf),
+            stats: k(Key::Stats),
+            wake: k(Key::Wake),
+            keyrate: k(Key::Keyrate),
         }
     }
 }
