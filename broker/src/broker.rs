@@ -146,9 +146,17 @@ impl Broker {
     /// Loads every script once (on every master of a cluster), so the first
     /// calls need no `NOSCRIPT` round trip.
     async fn load_scripts(&self) -> Result<()> {
-        for op in self.inner.scripts.all() {
-            let load = redis::cmd("SCRIPT").arg("LOAD").arg(op.script_source()).to_owned();
-            self.query::<Value>(&load).await?;
+        // Sent together: one round trip, not one per script, for every CLI
+        // command and worker that connects (each fans out to every master).
+        let loads: Vec<redis::Cmd> = self
+            .inner
+            .scripts
+            .all()
+            .iter()
+            .map(|op| redis::cmd("SCRIPT").arg("LOAD").arg(op.script_source()).to_owned())
+            .collect();
+        for loaded in futures::future::join_all(loads.iter().map(|c| self.query::<Value>(c))).await {
+            loaded?;
         }
         Ok(())
     }
