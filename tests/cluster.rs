@@ -60,6 +60,19 @@ pub fn wait_all_ran(w: &WorkerProc, ids: &[String], within: Duration) -> Vec<Str
     ids.iter().filter(|id| !seen.contains_key(id.as_str())).cloned().collect()
 }
 
+/// [`wait_all_ran`], failing the test with `what` and a few of the missing ids.
+pub fn assert_all_ran(w: &WorkerProc, ids: &[String], within: Duration, what: &str) {
+    let missing = wait_all_ran(w, ids, within);
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} jobs never ran, e.g. {:?}\n{}",
+        missing.len(),
+        ids.len(),
+        &missing[..missing.len().min(5)],
+        w.report()
+    );
+}
+
 fn percentile(sorted: &[u128], p: f64) -> u128 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
@@ -310,14 +323,7 @@ async fn drain_through(fault: Fault, name: &str) {
         .iter()
         .map(|n| during.iter().filter(|l| queue_of.get(l.split(' ').next().unwrap()) == Some(&n.as_str())).count())
         .collect();
-    let missing = wait_all_ran(&w, &ids, Duration::from_secs(90));
-    assert!(
-        missing.is_empty(),
-        "{what}: {} of 2,000 jobs never ran, e.g. {:?}\n{}",
-        missing.len(),
-        &missing[..missing.len().min(5)],
-        w.report()
-    );
+    assert_all_ran(&w, &ids, Duration::from_secs(90), &what);
     // The worker keeps going after the fault, on the queue it hit too.
     let b2 = Broker::connect(&cluster.url(), util::config(&prefix)).await.expect("reconnect to the cluster");
     let after = enqueue_n(&b2, &queues[0], "weir.sleep", FAULT_PAYLOAD, 50).await;
