@@ -214,21 +214,12 @@ impl Redis {
     /// hold every command, then move to that node as soon as it says it is
     /// master. Falls back to asking the sentinels after [`SWITCH_WAIT`].
     async fn follow_promotion(&self, host: &str, port: u16) {
-        let Topology::Sentinel { db, username, password, .. } = &self.topology else { return };
-        self.switching.store(true, Ordering::Release);
-        let mut settings = redis::RedisConnectionInfo::default().set_db(*db);
-        if let Some(u) = username {
-            settings = settings.set_username(u);
-        }
-        if let Some(p) = password {
-            settings = settings.set_password(p);
-        }
+        let Some((settings, tls)) = master_settings(&self.topology) else { return };
         use redis::IntoConnectionInfo;
-        let Ok(info) = redis::ConnectionAddr::Tcp(host.to_string(), port).into_connection_info() else {
-            self.switching.store(false, Ordering::Release);
-            return;
-        };
+        let scheme = if tls { "rediss" } else { "redis" };
+        let Ok(info) = format!("{scheme}://{host}:{port}").into_connection_info() else { return };
         let info = info.set_redis_settings(settings);
+        self.switching.store(true, Ordering::Release);
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeouts.connect))
             .set_response_timeout(Some(self.timeouts.command));
@@ -312,15 +303,12 @@ async fn open(topology: &Topology, shown: &str, t: Timeouts, response: Option<Du
             let client = builder.build().map_err(invalid)?;
             Ok(Conn::Cluster(client.get_async_connection().await.map_err(unreachable)?))
         }
-        Topology::Sentinel { sentinels, service, db, username, password, .. } => {
-            let mut info = redis::RedisConnectionInfo::default().set_db(*db);
-            if let Some(u) = username {
-                info = info.set_username(u);
+        Topology::Sentinel { sentinels, service, .. } => {
+            let (info, tls) = master_settings(topology).expect("a sentinel topology");
+            let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
+            if tls {
+                node = node.set_tls_mode(redis::TlsMode::Secure);
             }
-            if let Some(p) = password {
-                info = info.set_password(p);
-            }
-            let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
             let mut client =
                 SentinelClient::build(sentinels.clone(), service.clone(), Some(node), SentinelServerType::Master)
                     .map_err(invalid)?;
@@ -340,6 +328,20 @@ async fn open(topology: &Topology, shown: &str, t: Timeouts, response: Option<Du
             Ok(Conn::Plain(conn))
         }
     }
+}
+
+/// How to talk to a Sentinel-managed master (its database, user and
+/// password, and whether over TLS); None for other topologies.
+fn master_settings(topology: &Topology) -> Option<(redis::RedisConnectionInfo, bool)> {
+    let Topology::Sentinel { db, username, password, tls, .. } = topology else { return None };
+    let mut info = redis::RedisConnectionInfo::default().set_db(*db);
+    if let Some(u) = username {
+        info = info.set_username(u);
+    }
+    if let Some(p) = password {
+        info = info.set_password(p);
+    }
+    Some((info, *tls))
 }
 
 async fn is_master(conn: &mut MultiplexedConnection) -> bool {

@@ -16,13 +16,15 @@ use crate::error::{Error, Result};
 pub enum Topology {
     /// One server (`redis://`).
     Node { url: String },
-    /// Redis Cluster: seed node URLs (`redis://user:pass@host:port` each).
-    Cluster { nodes: Vec<String>, tls: bool, username: Option<String>, password: Option<String> },
+    /// Redis Cluster: seed node URLs (`redis[s]://user:pass@host:port` each,
+    /// carrying the TLS choice and the credentials).
+    Cluster { nodes: Vec<String> },
     /// A master found through Sentinel.
     Sentinel {
         /// Sentinel URLs (`redis://[sentinel user:pass@]host:port`).
         sentinels: Vec<String>,
         service: String,
+        /// The master is reached over TLS (`rediss-sentinel://`).
         tls: bool,
         db: i64,
         username: Option<String>,
@@ -137,7 +139,7 @@ impl Topology {
                 _ => String::new(),
             };
             let nodes = hosts.iter().map(|h| format!("{node_scheme}://{auth}{h}")).collect();
-            return Ok(Topology::Cluster { nodes, tls, username, password });
+            return Ok(Topology::Cluster { nodes });
         }
         let service = service.ok_or_else(|| bad("a sentinel URL needs ?sentinelServiceName=NAME".into()))?;
         let db = if path.is_empty() { 0 } else { path.parse().map_err(|_| bad(format!("bad database {path:?}")))? };
