@@ -1,6 +1,5 @@
 //! Queue administration: pause, resume, delete, stats, and reading one job.
 use crate::broker::Broker;
-use crate::envelope::{AttemptError, Envelope};
 use crate::error::{Error, Result};
 use crate::keys::job_field;
 use crate::keys::queues_set;
@@ -35,34 +34,7 @@ pub struct QueueStats {
     pub deferred_by_key: u64,
 }
 
-/// Where a job is now. Done jobs are deleted, so they are not found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    Pending,
-    Delayed,
-    Active,
-    Dead,
-}
-
-/// Everything Redis holds about one job.
-#[derive(Debug, Clone)]
-pub struct JobInfo {
-    pub state: Option<JobState>,
-    /// The raw envelope (it may be damaged, so it is not parsed here).
-    pub envelope: Option<String>,
-    pub attempts: u32,
-    pub max_attempts: Option<u32>,
-    pub errors: Vec<AttemptError>,
-    /// The score in its state's set: ready, run, lease-deadline or died-at time (ms).
-    pub score: Option<i64>,
-}
-
-impl JobInfo {
-    pub fn parse_envelope(&self) -> Option<Result<Envelope>> {
-        self.envelope.as_deref().map(Envelope::parse)
-    }
-}
+pub use crate::model::{JobInfo, JobState};
 
 impl Broker {
     /// Stops reserve from taking the queue's jobs; they stay where they are.

@@ -11,16 +11,7 @@ use crate::scripts::Op;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Where a failed attempt sent the job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailOutcome {
-    /// Back to `delayed`, to run again at the retry time.
-    Retry,
-    /// Attempts spent or not retryable: in the dead set.
-    Dead,
-    /// This reservation no longer held the job; nothing was changed.
-    Lost,
-}
+pub use crate::model::FailOutcome;
 
 /// Error messages are capped so a huge panic message or stderr dump cannot
 /// bloat the job's record.

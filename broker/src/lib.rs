@@ -11,7 +11,9 @@
 //!   [`url`]: the URL forms.
 //! - [`scripts`]: every script's contract (keys, arguments), declared once.
 //! - [`keys`]: every Redis key, built from one hash-tagged prefix per queue.
-//! - [`envelope`], [`codec`], [`backoff`]: what a job is and how its payload is encoded.
+//! - [`model`]: the job's states, leases, holds, outcomes and stop reasons, and where
+//!   each rule about them is decided; [`envelope`], [`codec`], [`backoff`]: what a job
+//!   is and how its payload is encoded.
 //! - [`bounds`]: the documented maxima of numeric inputs, checked at every edge.
 //! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
@@ -44,6 +46,7 @@ pub mod keys;
 pub mod limit;
 pub mod lock;
 pub mod maintenance;
+pub mod model;
 pub mod name;
 mod nodes;
 pub mod registry;

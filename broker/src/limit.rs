@@ -90,16 +90,7 @@ pub struct KeyRule {
     pub burst: u32,
 }
 
-/// What a back-pressured job holds back with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hold {
-    /// The whole queue, for every worker.
-    Queue,
-    /// Other jobs with the same rate key.
-    Key,
-    /// Only this job.
-    Job,
-}
+pub use crate::model::Hold;
 
 /// How long the key rules a worker holds stay fresh.
 const RULES_TTL: Duration = Duration::from_secs(2);

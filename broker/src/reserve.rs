@@ -12,21 +12,7 @@ use std::time::Duration;
 /// How long one queue's reserve may take on a cluster before the others go on without it.
 const SLOW_QUEUE: Duration = Duration::from_secs(1);
 
-/// A reservation's claim on a job: the attempt number is the fencing token,
-/// so a worker whose lease expired cannot finish a job someone else now holds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Lease {
-    pub queue: QueueName,
-    pub id: String,
-    pub attempt: u32,
-}
-
-/// A reserved job: its lease and its envelope.
-#[derive(Debug, Clone)]
-pub struct Reserved {
-    pub lease: Lease,
-    pub envelope: Envelope,
-}
+pub use crate::model::{Lease, Reserved};
 
 impl Broker {
     /// Reserves up to `max` jobs from the selector's queues under a lease of

@@ -25,37 +25,7 @@ use tokio_util::task::TaskTracker;
 use weir_broker::registry::WorkerInfo;
 use weir_broker::{Broker, QueueName, Reserved, Selector};
 
-/// Why a worker stopped. Each has its own process exit code, so a
-/// supervisor can restart the worker and log why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StopReason {
-    /// The shutdown future resolved (SIGTERM/SIGINT in `weir work`). Exit 0.
-    Shutdown,
-    /// A drain request through the registry. Exit 0.
-    Drain,
-    /// `--max-jobs` jobs finished. Exit 10.
-    MaxJobs,
-    /// `--max-time` passed. Exit 11.
-    MaxTime,
-    /// Resident memory passed `--memory` after a job ended. Exit 12.
-    Memory,
-}
-
-impl StopReason {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            StopReason::Shutdown | StopReason::Drain => 0,
-            StopReason::MaxJobs => 10,
-            StopReason::MaxTime => 11,
-            StopReason::Memory => 12,
-        }
-    }
-
-    fn is_limit(self) -> bool {
-        matches!(self, StopReason::MaxJobs | StopReason::MaxTime | StopReason::Memory)
-    }
-}
+pub use weir_broker::model::StopReason;
 
 /// How a worker run ended.
 #[derive(Debug, Clone)]

@@ -103,6 +103,19 @@ end
 
 -- Moves up to `limit` due jobs from `delayed` to `pending`, keeping their
 -- run times as ready times, in one ZADD and one ZREM. Returns how many moved.
+-- Retry or dead is decided here, and only here, for a failed attempt
+-- (fail.lua) and for an expired lease (reclaim.lua): a job may run again
+-- while its attempts are fewer than its limit, capped by the worker's
+-- --tries when cap > 0. A missing or damaged count or limit never retries.
+-- Returns whether it may, and the job's own limit (nil when damaged).
+local function attempts_left(jobs, id, attempt, cap)
+  local max = tonumber(redis.call('HGET', jobs, f_max(id)) or '')
+  if not max or not attempt then return false, max end
+  local limit = max
+  if cap and cap > 0 and cap < limit then limit = cap end
+  return attempt < limit, max
+end
+
 local function promote_due(delayed, pending, now, limit)
   local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
   if #due == 0 then return 0 end

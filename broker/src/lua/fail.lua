@@ -5,8 +5,8 @@
 -- ARGV[5] retry_in_ms (-1 = do not retry)  ARGV[6] dead_max_len  ARGV[7] dead_max_age_ms
 -- ARGV[8] attempts_cap (0 = none: the worker's --tries, capping the job's own limit)
 -- Returns 'retry', 'dead', or 'lost' (this reservation no longer holds the job).
--- Whether a failure is retried is decided here, and only here: the caller
--- says whether the error allows a retry and when; the attempts left decide.
+-- The caller says whether the error allows a retry and when; the attempts
+-- left decide (attempts_left in _lib.lua, shared with reclaim).
 local active, delayed, dead, jobs, unique, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local bad = check_types({ [active] = 'zset', [delayed] = 'zset', [dead] = 'zset', [jobs] = 'hash',
   [unique] = 'hash', [stats] = 'hash', [KEYS[7]] = 'hash', [KEYS[8]] = 'zset', [KEYS[9]] = 'list' })
@@ -19,9 +19,8 @@ if not take_lease(active, jobs, id, attempt) then return 'lost' end
 slot_freed(KEYS[7], KEYS[8], KEYS[9])
 redis.call('HINCRBY', stats, 'failed', 1)
 append_error(jobs, id, tonumber(attempt), now, message)
-local max = tonumber(redis.call('HGET', jobs, f_max(id)) or '')
-if max and cap > 0 and cap < max then max = cap end
-if retry_in >= 0 and max and tonumber(attempt) < max then
+local may_retry, max = attempts_left(jobs, id, tonumber(attempt), cap)
+if retry_in >= 0 and may_retry then
   redis.call('ZADD', delayed, now + retry_in, id)
   return 'retry'
 end

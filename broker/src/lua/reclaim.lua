@@ -14,9 +14,8 @@ local requeued, buried = 0, 0
 for _, id in ipairs(expired) do
   redis.call('ZREM', active, id)
   local attempt = tonumber(redis.call('HGET', jobs, f_att(id)) or '')
-  local max = tonumber(redis.call('HGET', jobs, f_max(id)) or '')
   append_error(jobs, id, attempt or 0, now, 'lease expired: the worker running this attempt stopped or hung')
-  if attempt and max and attempt < max and redis.call('HEXISTS', jobs, f_env(id)) == 1 then
+  if attempts_left(jobs, id, attempt, 0) and redis.call('HEXISTS', jobs, f_env(id)) == 1 then
     redis.call('ZADD', pending, now, id)
     requeued = requeued + 1
   else

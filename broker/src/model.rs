@@ -1,0 +1,118 @@
+//! The job model: the words every other module uses for a job and where it
+//! is. Types only; the operations that move a job between states are the
+//! scripts (`lua/`, contracts in [`crate::scripts`]), and docs/REDIS.md
+//! draws the state machine.
+//!
+//! Where each rule is decided (one place each):
+//! - retry vs dead: `lua/fail.lua` (a failed attempt) and `lua/reclaim.lua`
+//!   (an expired lease) both call `retry_or_bury` in `lua/_lib.lua`;
+//! - promotion of due delayed jobs: `promote_due` in `lua/_lib.lua`, called
+//!   by reserve and by the housekeeper's `promote.lua`;
+//! - burying (to the dead set with a reason): `bury` in `lua/_lib.lua`. A
+//!   script that finds damaged data buries it itself; a reserved job whose
+//!   envelope, id or attempt does not parse is buried by `Broker::reserve`
+//!   (`reserve.rs`) through `fail.lua` with no retry, so the queue goes on.
+use crate::envelope::{AttemptError, Envelope};
+use crate::error::Result;
+use crate::name::QueueName;
+use serde::Serialize;
+
+/// Where a job is now. Done jobs are deleted, so they are not found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Pending,
+    Delayed,
+    Active,
+    Dead,
+}
+
+/// Everything Redis holds about one job.
+#[derive(Debug, Clone)]
+pub struct JobInfo {
+    pub state: Option<JobState>,
+    /// The raw envelope (it may be damaged, so it is not parsed here).
+    pub envelope: Option<String>,
+    pub attempts: u32,
+    pub max_attempts: Option<u32>,
+    pub errors: Vec<AttemptError>,
+    /// The score in its state's set: ready, run, lease-deadline or died-at time (ms).
+    pub score: Option<i64>,
+}
+
+impl JobInfo {
+    pub fn parse_envelope(&self) -> Option<Result<Envelope>> {
+        self.envelope.as_deref().map(Envelope::parse)
+    }
+}
+
+/// A reservation's claim on a job: the attempt number is the fencing token,
+/// so a worker whose lease expired cannot finish a job someone else now holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub queue: QueueName,
+    pub id: String,
+    pub attempt: u32,
+}
+
+/// A reserved job: its lease and its envelope.
+#[derive(Debug, Clone)]
+pub struct Reserved {
+    pub lease: Lease,
+    pub envelope: Envelope,
+}
+
+/// Where a failed attempt sent the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// Back to `delayed`, to run again at the retry time.
+    Retry,
+    /// Attempts spent or not retryable: in the dead set.
+    Dead,
+    /// This reservation no longer held the job; nothing was changed.
+    Lost,
+}
+
+/// What a back-pressured job holds back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// The whole queue, for every worker.
+    Queue,
+    /// Other jobs with the same rate key.
+    Key,
+    /// Only this job.
+    Job,
+}
+
+/// Why a worker stopped. Each has its own process exit code, so a
+/// supervisor can restart the worker and log why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The shutdown future resolved (SIGTERM/SIGINT in `weir work`). Exit 0.
+    Shutdown,
+    /// A drain request through the registry. Exit 0.
+    Drain,
+    /// `--max-jobs` jobs finished. Exit 10.
+    MaxJobs,
+    /// `--max-time` passed. Exit 11.
+    MaxTime,
+    /// Resident memory passed `--memory` after a job ended. Exit 12.
+    Memory,
+}
+
+impl StopReason {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopReason::Shutdown | StopReason::Drain => 0,
+            StopReason::MaxJobs => 10,
+            StopReason::MaxTime => 11,
+            StopReason::Memory => 12,
+        }
+    }
+
+    /// A lifetime limit (jobs, time, memory) rather than a request to stop.
+    pub fn is_limit(self) -> bool {
+        matches!(self, StopReason::MaxJobs | StopReason::MaxTime | StopReason::Memory)
+    }
+}
