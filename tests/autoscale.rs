@@ -321,3 +321,41 @@ async fn workers_it_starts_inherit_its_redis_settings() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_makes_the_sidecar_stop_its_workers_now() {
+    let prefix = util::prefix("autoscale-second-signal");
+    let b = util::broker_with(util::config(&prefix)).await;
+    // One job that would hold a graceful stop for a minute.
+    enqueue_sleepers(&b, "default", 1, 60_000).await;
+    let cmd = worker_cmd("--grace 60s --timeout 120s");
+    let mut sup = Supervisor::start(
+        &prefix,
+        &["--queues", "default", "--min", "1", "--max", "1", "--tick", "1s", "--worker-cmd", &cmd],
+    );
+    wait_for(Duration::from_secs(20), "the job to start", async || b.stats(&q("default")).await.unwrap().active == 1)
+        .await;
+    let pid = sup.child.id().to_string();
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(&pid).status();
+    let log_has = |sup: &Supervisor, what: &str| sup.log().contains(what);
+    let started = Instant::now();
+    while !log_has(&sup, "autoscaler stopping") {
+        assert!(started.elapsed() < Duration::from_secs(10), "no graceful stop began\n{}", sup.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The worker now waits for its job (grace 60 s); the second signal cuts that short.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sup.child.try_wait().unwrap().is_none(), "the sidecar should still be waiting for its worker");
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(&pid).status();
+    let status = loop {
+        if let Some(status) = sup.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the second signal did not stop it\n{}", sup.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}\n{}", sup.log());
+    assert!(sup.log().contains("telling the workers to stop now"), "{}", sup.log());
+    let s = b.stats(&q("default")).await.unwrap();
+    assert_eq!((s.pending, s.active, s.dead), (1, 0, 0), "the running job went back to its queue\n{}", sup.log());
+}

@@ -22,7 +22,6 @@
 //! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
 //!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
-//! - [`service`]: the start/stop background loop the worker and the store build on.
 //!
 //! # Job states
 //! `pending` → (reserve) → `active` → (ack) → done (deleted)
@@ -54,7 +53,6 @@ mod reply;
 pub mod reserve;
 mod scripts;
 pub mod select;
-pub mod service;
 pub mod url;
 pub mod wait;
 

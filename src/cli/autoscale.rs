@@ -38,7 +38,7 @@ pub async fn run(conn: &Conn, a: AutoscaleArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (first, _second) = weir_worker::signal::shutdown_signals().context("cannot listen for signals")?;
-    fleet::run_sidecar(&broker, &a, &policy, &queues, &launcher, first).await?;
+    let (first, second) = weir_worker::signal::shutdown_signals().context("cannot listen for signals")?;
+    fleet::run_sidecar(&broker, &a, &policy, &queues, &launcher, first, second).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -204,13 +204,12 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
 
 /// Resolves on the first SIGINT or SIGTERM, naming it.
 async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-        (Ok(mut int), Ok(mut term)) => tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        },
-        _ => std::future::pending().await,
+    match weir_service::signal::Signals::listen() {
+        Ok(signals) => {
+            signals.first().await;
+            signals.first_name().unwrap_or("a signal")
+        }
+        Err(_) => std::future::pending().await,
     }
 }
 

@@ -150,10 +150,10 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
     let sidecar = {
         let broker = broker.clone();
         tokio::spawn(async move {
-            fleet::run_sidecar(&broker, &args, &policy, &pool, &launcher, async {
+            let stop = async {
                 let _ = stop_rx.await;
-            })
-            .await
+            };
+            fleet::run_sidecar(&broker, &args, &policy, &pool, &launcher, stop, std::future::pending()).await
         })
     };
 

@@ -2,6 +2,7 @@
 //! (SIGINT/SIGTERM); optionally runs the archiver and the history sampler too.
 use super::Conn;
 use super::migrate::StoreArg;
+use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -44,18 +45,7 @@ pub async fn run(conn: &Conn, a: RelayArgs) -> anyhow::Result<ExitCode> {
         }),
     };
     tracing::info!(store = store.url(), redis = broker.url(), "relaying the outbox; stop with SIGINT or SIGTERM");
-    Services::run(&broker, &store, config, shutdown()).await;
+    let signals = weir_service::signal::Signals::listen().context("cannot listen for signals")?;
+    Services::run(&broker, &store, config, signals.first()).await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -14,8 +14,8 @@ use crate::lock::FleetLock;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
-use weir_broker::service::{Service, pause};
 use weir_broker::{Broker, JobState, QueueName};
+use weir_service::{Service, pause};
 
 /// Archiver settings. Defaults are documented per field.
 #[derive(Debug, Clone)]
@@ -129,5 +129,11 @@ impl Archiver {
             }
         }
         Ok(n)
+    }
+}
+
+impl AsRef<Service> for Archiver {
+    fn as_ref(&self) -> &Service {
+        &self.inner.service
     }
 }

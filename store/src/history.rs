@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use weir_broker::Broker;
-use weir_broker::service::{Service, pause};
+use weir_service::{Service, pause};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -192,5 +192,11 @@ impl HistorySampler {
             self.inner.store.trim_history(now_ms - keep).await?;
         }
         Ok(booked)
+    }
+}
+
+impl AsRef<Service> for HistorySampler {
+    fn as_ref(&self) -> &Service {
+        &self.inner.service
     }
 }

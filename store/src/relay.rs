@@ -20,8 +20,8 @@ use crate::store::{Backend, Pool, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use weir_broker::service::{Service, pause};
 use weir_broker::{AttemptError, Broker, NewJob};
+use weir_service::{Service, pause};
 
 /// Relay settings. Defaults are documented per field.
 #[derive(Debug, Clone)]
@@ -233,5 +233,11 @@ fn invalid_row(row: &OutboxRow, reason: &str, now: i64) -> DeadRecord {
         errors: vec![AttemptError { attempt: 0, at: now, error: format!("outbox row {}: {reason}", row.seq) }],
         enqueued_at: None,
         died_at: now,
+    }
+}
+
+impl AsRef<Service> for Relay {
+    fn as_ref(&self) -> &Service {
+        &self.inner.service
     }
 }

@@ -15,6 +15,7 @@ use crate::relay::{Relay, RelayConfig};
 use crate::store::Store;
 use std::future::Future;
 use weir_broker::Broker;
+use weir_service::{Group, Stop};
 
 /// Which services to run, and their settings. `None` leaves one out.
 /// Default: all three with their defaults.
@@ -60,15 +61,12 @@ impl Services {
     /// its lock, so a standby takes over at once). Safe to call twice.
     pub async fn stop(&self) {
         // Relay first: it is the one holding a lock that others wait on.
-        if let Some(r) = &self.relay {
-            r.stop().await;
-        }
-        if let Some(a) = &self.archiver {
-            a.stop().await;
-        }
-        if let Some(h) = &self.history {
-            h.stop().await;
-        }
+        Group::new()
+            .then_some("relay", self.relay.as_ref().map(|r| r as &dyn Stop))
+            .then_some("archiver", self.archiver.as_ref().map(|a| a as &dyn Stop))
+            .then_some("history", self.history.as_ref().map(|h| h as &dyn Stop))
+            .stop()
+            .await;
     }
 
     /// Runs the services until `shutdown` completes, then stops them.

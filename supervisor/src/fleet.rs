@@ -126,7 +126,10 @@ struct Owned {
 }
 
 /// Sidecar mode: decides every tick until `shutdown`, then drains every
-/// worker it started and returns when they have exited.
+/// worker it started and returns when they have exited. If `stop_now`
+/// resolves meanwhile (a second signal), the workers still running are told
+/// to stop now (their own second signal: running jobs go back to their
+/// queues).
 pub async fn run_sidecar(
     broker: &Broker,
     args: &AutoscaleArgs,
@@ -134,6 +137,7 @@ pub async fn run_sidecar(
     queues: &QueueList,
     launcher: &Launcher,
     shutdown: impl std::future::Future<Output = ()>,
+    stop_now: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let names: Vec<QueueName> = queues.0.iter().map(|(q, _)| q.clone()).collect();
     let host = host();
@@ -231,9 +235,29 @@ pub async fn run_sidecar(
             terminate(o.pid).await;
         }
     }
-    for mut o in owned {
-        let status = o.child.wait().await;
-        tracing::info!(pid = o.pid, ?status, "worker exited");
+    tokio::pin!(stop_now);
+    let mut told_to_stop_now = false;
+    for i in 0..owned.len() {
+        loop {
+            tokio::select! {
+                status = owned[i].child.wait() => {
+                    tracing::info!(pid = owned[i].pid, ?status, "worker exited");
+                    break;
+                }
+                _ = &mut stop_now, if !told_to_stop_now => {
+                    told_to_stop_now = true;
+                    tracing::info!(workers = owned.len() - i, "second signal: telling the workers to stop now");
+                    // Two signals: a worker drained through the registry has
+                    // not had its first yet, and the second is what forces.
+                    for _ in 0..2 {
+                        for o in &owned[i..] {
+                            terminate(o.pid).await;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
     }
     failure.map_or(Ok(()), Err)
 }

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use weir_broker::{Broker, Lease};
+use weir_service::Service;
 
 /// Most acks in one call.
 const BATCH: usize = 1000;
@@ -15,19 +15,14 @@ const BATCH: usize = 1000;
 pub(crate) struct Acker {
     tx: mpsc::UnboundedSender<(Lease, Duration)>,
     rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<(Lease, Duration)>>>,
-    closing: CancellationToken,
-    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Stopping it sends what is queued first (see [`run`]).
+    service: Service,
 }
 
 impl Acker {
     pub fn new() -> Acker {
         let (tx, rx) = mpsc::unbounded_channel();
-        Acker {
-            tx,
-            rx: std::sync::Mutex::new(Some(rx)),
-            closing: CancellationToken::new(),
-            task: std::sync::Mutex::new(None),
-        }
+        Acker { tx, rx: std::sync::Mutex::new(Some(rx)), service: Service::default() }
     }
 
     /// Queues an ack. Never blocks.
@@ -39,19 +34,13 @@ impl Acker {
         let Some(rx) = self.rx.lock().expect("acker").take() else {
             return;
         };
-        let closing = self.closing.clone();
-        let task = tokio::spawn(run(broker, rx, closing));
-        *self.task.lock().expect("acker") = Some(task);
+        self.service.start(|closing| run(broker, rx, closing));
     }
 
     /// Sends what is queued and stops. Call after every job task has ended.
     /// Safe before start and twice.
     pub async fn stop(&self) {
-        self.closing.cancel();
-        let task = self.task.lock().expect("acker").take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.service.stop().await;
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use weir_broker::Broker;
-use weir_broker::service::Service;
+use weir_service::Service;
 
 #[derive(Debug, Default)]
 pub(crate) struct Extender {
@@ -35,8 +35,10 @@ impl Extender {
             }
         });
     }
+}
 
-    pub async fn stop(&self) {
-        self.service.stop().await;
+impl AsRef<Service> for Extender {
+    fn as_ref(&self) -> &Service {
+        &self.service
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weir_broker::Broker;
 use weir_broker::registry::WorkerInfo;
-use weir_broker::service::Service;
+use weir_service::Service;
 
 #[derive(Debug, Default)]
 pub(crate) struct Heartbeat {
@@ -47,9 +47,10 @@ impl Heartbeat {
             }
         });
     }
+}
 
-    /// Stops heartbeating and removes the record.
-    pub async fn stop(&self) {
-        self.service.stop().await;
+impl AsRef<Service> for Heartbeat {
+    fn as_ref(&self) -> &Service {
+        &self.service
     }
 }

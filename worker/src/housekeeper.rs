@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
-use weir_broker::service::Service;
 use weir_broker::{Broker, FleetLock, QueueName, keys};
+use weir_service::Service;
 
 /// Retries due within this window share one promote call.
 const COALESCE_MS: i64 = 50;
@@ -79,10 +79,6 @@ impl Housekeeper {
             }
         });
     }
-
-    pub async fn stop(&self) {
-        self.service.stop().await;
-    }
 }
 
 /// ±10 %, so workers started together drift apart.
@@ -118,5 +114,11 @@ async fn pass(broker: &Broker, worker_id: &str, queues: &[QueueName], interval: 
             Ok(_) => {}
             Err(e) => tracing::warn!(queue = %q, error = %e, "reclaim failed"),
         }
+    }
+}
+
+impl AsRef<Service> for Housekeeper {
+    fn as_ref(&self) -> &Service {
+        &self.service
     }
 }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weir_broker::registry::WorkerInfo;
 use weir_broker::{Broker, QueueName, Reserved, Selector};
+use weir_service::{Group, Service};
 
 pub use weir_broker::model::StopReason;
 
@@ -165,33 +166,34 @@ impl Worker {
         }
 
         // Stop triggers: the shutdown future, the force future, max time.
-        let mut triggers = Vec::new();
+        let triggers = Service::default();
         {
             let s = shared.clone();
-            triggers.push(tokio::spawn(async move {
-                shutdown.await;
-                s.signalled.cancel();
-                s.request_stop(StopReason::Shutdown);
-            }));
-        }
-        if let Some(force_on) = force_on {
-            let s = shared.clone();
-            triggers.push(tokio::spawn(async move {
-                force_on.await;
-                tracing::info!("forced stop: releasing running jobs");
-                s.signalled.cancel();
-                s.request_stop(StopReason::Shutdown);
-                s.force.cancel();
-            }));
-        }
-        if let Some(max) = config.max_time {
-            let s = shared.clone();
-            triggers.push(tokio::spawn(async move {
+            let max_time = config.max_time;
+            triggers.start(move |stop| async move {
+                let on_shutdown = async {
+                    shutdown.await;
+                    s.signalled.cancel();
+                    s.request_stop(StopReason::Shutdown);
+                };
+                let on_force = async {
+                    let Some(force_on) = force_on else { return std::future::pending().await };
+                    force_on.await;
+                    tracing::info!("forced stop: releasing running jobs");
+                    s.signalled.cancel();
+                    s.request_stop(StopReason::Shutdown);
+                    s.force.cancel();
+                };
+                let on_max_time = async {
+                    let Some(max) = max_time else { return std::future::pending().await };
+                    tokio::time::sleep(max).await;
+                    s.request_stop(StopReason::MaxTime);
+                };
                 tokio::select! {
-                    _ = tokio::time::sleep(max) => s.request_stop(StopReason::MaxTime),
-                    _ = s.stop.cancelled() => {}
+                    _ = stop.cancelled() => {}
+                    _ = async { tokio::join!(on_shutdown, on_force, on_max_time) } => {}
                 }
-            }));
+            });
         }
 
         let tracker = TaskTracker::new();
@@ -211,7 +213,8 @@ impl Worker {
         // 4. Flush the acker, so finished jobs are acked, never released.
         // 5. Release the leases still held (attempt not counted).
         // 6. Stop the extender (only now: released leases no longer need it),
-        //    the housekeeper, the triggers, and the heartbeat (deregisters).
+        //    the housekeeper, the triggers, and the heartbeat (deregisters),
+        //    in that order.
         tracker.close();
         let reason = shared.reason().unwrap_or(StopReason::Shutdown);
         let grace = config.grace;
@@ -251,12 +254,13 @@ impl Worker {
             }
             tracing::info!(jobs = released, "released unfinished jobs back to their queues");
         }
-        extender.stop().await;
-        shared.housekeeper.stop().await;
-        for t in triggers {
-            t.abort();
-        }
-        heartbeat.stop().await;
+        Group::new()
+            .then("extender", &extender)
+            .then("housekeeper", &shared.housekeeper)
+            .then("stop triggers", &triggers)
+            .then("heartbeat", &heartbeat)
+            .stop()
+            .await;
         let outcome = Outcome { reason, jobs_done: shared.done.load(Ordering::Relaxed), released, forced };
         tracing::info!(?reason, jobs_done = outcome.jobs_done, released, "worker stopped");
         Ok(outcome)

@@ -34,6 +34,12 @@ impl Service {
     }
 }
 
+impl AsRef<Service> for Service {
+    fn as_ref(&self) -> &Service {
+        self
+    }
+}
+
 /// Sleeps for `d` unless `stop` fires first. False when stopped.
 pub async fn pause(stop: &CancellationToken, d: std::time::Duration) -> bool {
     tokio::select! {
