@@ -4,6 +4,8 @@ mod bench;
 mod demo;
 mod enqueue;
 mod failed;
+#[cfg(test)]
+mod flag_tables;
 mod limit;
 mod migrate;
 mod pause;

@@ -2,6 +2,7 @@
 //! flattens (`#[command(flatten)] worker: WorkerArgs`), so every worker of a
 //! fleet takes the same flags and exits with the same codes.
 use crate::config::{Queues, WorkerConfig};
+use crate::defaults;
 use std::time::Duration;
 use weir_broker::{Backoff, QueueName, parse_duration};
 
@@ -96,13 +97,13 @@ impl std::str::FromStr for ExecSpec {
 pub struct WorkerArgs {
     /// Queues to take jobs from, with weights: critical=100,default=10.
     /// A queue's share of jobs follows its weight (weight 1 when omitted).
-    #[arg(long, default_value = "default", value_parser = clap::value_parser!(QueueList))]
+    #[arg(long, default_value = defaults::QUEUES, value_parser = clap::value_parser!(QueueList))]
     pub queues: QueueList,
     /// Strict priority: always the first listed queue that has work (weights ignored).
     #[arg(long)]
     pub strict: bool,
     /// Jobs running at once.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults::CONCURRENCY)]
     pub concurrency: usize,
     /// Exit with code 10 after this many jobs finished.
     #[arg(long, value_name = "N")]
@@ -114,14 +115,14 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "MB")]
     pub memory: Option<u64>,
     /// Time limit of one attempt, for jobs that set none.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::TIMEOUT, value_parser = duration)]
     pub timeout: Duration,
     /// At most this many attempts per job: the lower of this and the job's own max attempts.
     #[arg(long, value_name = "N")]
     pub tries: Option<u32>,
     /// On SIGTERM/SIGINT or a drain request, how long running jobs may take
     /// before they are released back to their queue.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::GRACE, value_parser = duration)]
     pub grace: Duration,
     /// Run jobs of KIND with this shell command: the payload as JSON on
     /// stdin; WEIR_JOB_ID, WEIR_ATTEMPT, WEIR_QUEUE, WEIR_KIND in the
@@ -132,20 +133,20 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "MB")]
     pub memory_per_job: Option<u64>,
     /// Retry schedule for jobs that carry none: exp[:BASE[:CAP]], fixed:DELAY, or a list such as 1s,5s,10s.
-    #[arg(long, value_name = "SCHEDULE", default_value = "exp:1s:1h", value_parser = clap::value_parser!(Backoff))]
+    #[arg(long, value_name = "SCHEDULE", default_value = defaults::BACKOFF, value_parser = clap::value_parser!(Backoff))]
     pub backoff: Backoff,
     /// Pace this process: at most RATE jobs of QUEUE per period (e.g.
     /// webhooks=20/s). Per process; fleet-wide limits are `weir limit`.
     #[arg(long, value_name = "QUEUE=RATE", value_parser = clap::value_parser!(crate::pace::QueueRate))]
     pub rate: Vec<crate::pace::QueueRate>,
     /// Registry heartbeat interval (a killed worker vanishes after three).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, hide = true)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::HEARTBEAT, value_parser = duration, hide = true)]
     pub heartbeat: Duration,
     /// Housekeeping interval: promote due jobs, reclaim expired leases.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration, hide = true)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::HOUSEKEEPING, value_parser = duration, hide = true)]
     pub housekeeping: Duration,
     /// Reserve calls in flight at once (throughput tuning).
-    #[arg(long, value_name = "N", default_value_t = 2, hide = true)]
+    #[arg(long, value_name = "N", default_value_t = defaults::RESERVE_DEPTH, hide = true)]
     pub reserve_depth: usize,
 }
 
@@ -196,6 +197,13 @@ mod tests {
     struct App {
         #[command(flatten)]
         worker: WorkerArgs,
+    }
+
+    #[test]
+    fn no_flags_give_the_builders_defaults() {
+        // Both read crate::defaults; this catches a flag that hard-codes its own.
+        let from_flags = App::try_parse_from(["app"]).unwrap().worker.config().unwrap();
+        assert_eq!(format!("{from_flags:?}"), format!("{:?}", WorkerConfig::default()));
     }
 
     #[test]

@@ -75,22 +75,24 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
+        // Every value from crate::defaults, the one place they are declared.
+        use crate::defaults as d;
         WorkerConfig {
-            queues: Queues::Weighted(vec![(QueueName::new("default").expect("valid name"), 1)]),
-            concurrency: 10,
+            queues: Queues::Weighted(vec![(QueueName::new(d::QUEUES).expect("valid name"), 1)]),
+            concurrency: d::CONCURRENCY,
             max_jobs: None,
             max_time: None,
             memory_mb: None,
-            timeout: Duration::from_secs(60),
+            timeout: d::duration(d::TIMEOUT),
             tries: None,
-            grace: Duration::from_secs(30),
-            backoff: Backoff::default(),
+            grace: d::duration(d::GRACE),
+            backoff: d::BACKOFF.parse().expect("the default backoff parses (tested)"),
             kind_backoff: HashMap::new(),
-            heartbeat: Duration::from_secs(10),
-            housekeeping: Duration::from_secs(5),
-            idle_wait: Duration::from_secs(10),
-            reserve_batch: 1000,
-            reserve_depth: 2,
+            heartbeat: d::duration(d::HEARTBEAT),
+            housekeeping: d::duration(d::HOUSEKEEPING),
+            idle_wait: d::duration(d::IDLE_WAIT),
+            reserve_batch: d::RESERVE_BATCH,
+            reserve_depth: d::RESERVE_DEPTH,
             pace: crate::pace::Pace::default(),
         }
     }

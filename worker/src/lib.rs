@@ -43,6 +43,7 @@ pub mod builder;
 mod builtin;
 pub mod config;
 pub mod context;
+pub mod defaults;
 pub mod error;
 pub mod exec;
 mod extender;
