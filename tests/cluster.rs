@@ -193,6 +193,9 @@ async fn the_whole_cli_works_on_a_cluster() {
     for w in [&w1, &w2] {
         assert!(!w.stderr().contains("CROSSSLOT"), "{}", w.report());
     }
+    // The bench's limit probes (a blocking cluster connection, pipelines).
+    let limits = cli(&url, &prefix, &["bench", "--only", "r", "-n", "0.001"]);
+    assert!(limits.contains("redis_roundtrip_per_s") && limits.contains("redis_pipelined_cmds_per_s"), "{limits}");
     eprintln!(
         "cluster CLI: {} jobs over queues {queues:?} on masters {masters:?}; worker runs {}+{}; {:.1}s",
         ids.len(),

@@ -85,6 +85,9 @@ async fn the_cli_works_behind_sentinel() {
         .await
         .expect("connect to the master");
     assert_eq!(b.stats(&crate::worker_support::q("mail")).await.unwrap().pending, 5);
+    // The bench's limit probes (a blocking connection to the master the sentinels name).
+    let limits = cli(&url, &prefix, &["bench", "--only", "r", "-n", "0.001"]);
+    assert!(limits.contains("redis_roundtrip_per_s") && limits.contains("redis_pipelined_cmds_per_s"), "{limits}");
 }
 
 /// `weir work` with nothing listening at its Redis, plain and through a

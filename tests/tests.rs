@@ -3,6 +3,7 @@
 mod util;
 
 mod autoscale;
+mod bench;
 mod broker_admin;
 mod broker_durable;
 mod broker_enqueue;

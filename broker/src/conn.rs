@@ -148,6 +148,11 @@ impl Redis {
         Ok(redis)
     }
 
+    /// A blocking connection of its own: see [`blocking_sync`].
+    pub fn blocking_sync(&self) -> Result<Box<dyn redis::ConnectionLike + Send>> {
+        blocking_sync(&self.topology, &self.shown, self.timeouts)
+    }
+
     pub fn is_cluster(&self) -> bool {
         matches!(self.topology, Topology::Cluster { .. })
     }
@@ -262,6 +267,59 @@ impl Redis {
     }
 }
 
+/// A blocking connection of its own (no tokio, no multiplexing: one command
+/// written, its reply read, on the calling thread), with `timeouts`. For
+/// measuring what one sequential client can get from this Redis
+/// (probe.rs); weir's own traffic never uses it.
+pub(crate) fn blocking_sync(
+    topology: &Topology,
+    shown: &str,
+    t: Timeouts,
+) -> Result<Box<dyn redis::ConnectionLike + Send>> {
+    let unreachable = |e: redis::RedisError| Error::unreachable(shown.to_string(), &e);
+    let invalid = |e: redis::RedisError| Error::InvalidUrl { url: shown.to_string(), reason: e.to_string() };
+    let conn: Box<dyn redis::ConnectionLike + Send> = match topology {
+        Topology::Node { url } => {
+            let conn = redis::Client::open(url.as_str())
+                .map_err(invalid)?
+                .get_connection_with_timeout(t.connect)
+                .map_err(unreachable)?;
+            conn.set_read_timeout(Some(t.command)).map_err(unreachable)?;
+            Box::new(conn)
+        }
+        Topology::Cluster { nodes } => Box::new(
+            ClusterClient::builder(nodes.clone())
+                .connection_timeout(t.connect)
+                .response_timeout(t.command)
+                .build()
+                .map_err(invalid)?
+                .get_connection()
+                .map_err(unreachable)?,
+        ),
+        Topology::Sentinel { sentinels, service, .. } => {
+            let mut client = sentinel_client(topology, sentinels, service).map_err(invalid)?;
+            let conn = client.get_connection().map_err(unreachable)?;
+            conn.set_read_timeout(Some(t.command)).map_err(unreachable)?;
+            Box::new(conn)
+        }
+    };
+    Ok(conn)
+}
+
+/// The sentinels' client for the master of `service`, with the master's settings.
+fn sentinel_client(
+    topology: &Topology,
+    sentinels: &[String],
+    service: &str,
+) -> std::result::Result<SentinelClient, redis::RedisError> {
+    let (info, tls) = master_settings(topology).expect("a sentinel topology");
+    let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
+    if tls {
+        node = node.set_tls_mode(redis::TlsMode::Secure);
+    }
+    SentinelClient::build(sentinels.to_vec(), service.to_string(), Some(node), SentinelServerType::Master)
+}
+
 /// Opens a connection for `topology`. `response`: the per-command timeout
 /// (None for blocking connections).
 async fn open(topology: &Topology, shown: &str, t: Timeouts, response: Option<Duration>) -> Result<Conn> {
@@ -304,14 +362,7 @@ async fn open(topology: &Topology, shown: &str, t: Timeouts, response: Option<Du
             Ok(Conn::Cluster(client.get_async_connection().await.map_err(unreachable)?))
         }
         Topology::Sentinel { sentinels, service, .. } => {
-            let (info, tls) = master_settings(topology).expect("a sentinel topology");
-            let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
-            if tls {
-                node = node.set_tls_mode(redis::TlsMode::Secure);
-            }
-            let mut client =
-                SentinelClient::build(sentinels.clone(), service.clone(), Some(node), SentinelServerType::Master)
-                    .map_err(invalid)?;
+            let mut client = sentinel_client(topology, sentinels, service).map_err(invalid)?;
             let config =
                 AsyncConnectionConfig::new().set_connection_timeout(Some(t.connect)).set_response_timeout(response);
             let mut conn = tokio::time::timeout(t.connect, client.get_async_connection_with_config(&config))

@@ -153,6 +153,12 @@ pub fn store_lock(prefix: &str, name: &str) -> String {
     format!("{prefix}:lock:{name}")
 }
 
+/// STRING counter that only the limit probes of `weir bench` touch
+/// (probe.rs): `{prefix}:probe`.
+pub fn probe(prefix: &str) -> String {
+    format!("{prefix}:probe")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,8 @@
 //! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
 //!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
+//! - [`probe`]: what the Redis can do at best (round trips, pipelined
+//!   commands), for `weir bench`.
 //!
 //! # Job states
 //! `pending` → (reserve) → `active` → (ack) → done (deleted)
@@ -48,6 +50,7 @@ pub mod maintenance;
 pub mod model;
 pub mod name;
 mod nodes;
+pub mod probe;
 pub mod registry;
 mod reply;
 pub mod reserve;

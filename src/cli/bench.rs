@@ -12,12 +12,13 @@
 //! - `server`: the private redis-server, and what Redis says it spent
 //!   (`INFO commandstats`, `INFO cpu`).
 //! - `child`: `weir work` child processes, their memory, and stopping them.
-//! - one file per workload: `enqueue` (a, f), `drain` (b, e, f), `latency`
-//!   (c), `priority` (d).
+//! - one file per workload: `limits` (r, with every selection), `enqueue`
+//!   (a, f), `drain` (b, e, f), `latency` (c), `priority` (d).
 mod child;
 mod drain;
 mod enqueue;
 mod latency;
+mod limits;
 mod priority;
 mod server;
 
@@ -35,7 +36,8 @@ use weir::broker::{Broker, BrokerConfig, Clock};
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Workloads to run, from a (enqueue), b (drain), c (latency),
-    /// d (priority shares), e (worker memory), f (Redis cost; runs with a and b).
+    /// d (priority shares), e (worker memory), f (Redis cost; runs with a and b),
+    /// r (the Redis's own limits; runs with every selection).
     #[arg(long, value_delimiter = ',', value_name = "a,b,...")]
     pub only: Vec<char>,
     /// Scale every job count by this factor (0.1 = a tenth).
@@ -115,9 +117,9 @@ impl Bench {
 }
 
 pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
-    const ALL: [char; 6] = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const ALL: [char; 7] = ['a', 'b', 'c', 'd', 'e', 'f', 'r'];
     if let Some(bad) = a.only.iter().find(|w| !ALL.contains(w)) {
-        bail!("unknown workload {bad:?} in --only: use letters from a,b,c,d,e,f");
+        bail!("unknown workload {bad:?} in --only: use letters from a,b,c,d,e,f,r");
     }
     if !(a.scale > 0.0 && a.scale.is_finite()) {
         bail!("-n must be a positive number");
@@ -150,7 +152,9 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
     );
 
     type Workload = for<'a> fn(&'a Bench) -> Pin<Box<dyn Future<Output = anyhow::Result<Vec<Figure>>> + 'a>>;
-    let mut plan: Vec<(&str, Workload)> = Vec::new();
+    // The limits first, with every selection: every other figure is read
+    // as a share of them.
+    let mut plan: Vec<(&str, Workload)> = vec![("r", |b| Box::pin(limits::run(b)))];
     if only('a') || only('f') {
         plan.push(("a", |b| Box::pin(enqueue::run(b))));
     }
@@ -171,6 +175,7 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     let workloads = async {
+        let mut printed = Vec::new();
         for (name, workload) in plan {
             let mut runs: Vec<Vec<Figure>> = Vec::new();
             for i in 0..a.runs {
@@ -181,8 +186,10 @@ pub async fn run(conn: &Conn, a: BenchArgs) -> anyhow::Result<ExitCode> {
             }
             for f in medians(runs, a.runs) {
                 print_figure(&f)?;
+                printed.push(f);
             }
         }
+        log_shares(&printed);
         anyhow::Ok(())
     };
     // On Ctrl-C or SIGTERM the workloads are dropped, and with them the
@@ -242,6 +249,25 @@ fn medians(runs: Vec<Vec<Figure>>, count: usize) -> Vec<Figure> {
             f
         })
         .collect()
+}
+
+/// Figures read as a share of a limit: (figure, limit).
+const SHARES: [(&str, &str); 3] = [
+    ("enqueue_single_jobs_per_s", "redis_roundtrip_per_s"),
+    ("enqueue_concurrent_jobs_per_s", "redis_pipelined_cmds_per_s"),
+    ("enqueue_bulk_jobs_per_s", "redis_pipelined_cmds_per_s"),
+];
+
+/// Logs each figure of [`SHARES`] as a share of its limit (first config of each).
+fn log_shares(figures: &[Figure]) {
+    let find = |metric: &str| figures.iter().find(|f| f.metric == metric).map(Figure::value);
+    for (figure, limit) in SHARES {
+        if let (Some(v), Some(l)) = (find(figure), find(limit))
+            && l > 0.0
+        {
+            eprintln!("weir bench: {figure} {v:.0} = {:.1} % of {limit} {l:.0}", v * 100.0 / l);
+        }
+    }
 }
 
 fn print_figure(f: &Figure) -> anyhow::Result<()> {

@@ -1,11 +1,13 @@
-//! Workload (a): enqueue throughput from one client, one awaited `enqueue`
-//! at a time and in `enqueue_many` batches of 1,000; with (f), what each
-//! costs Redis.
+//! Workload (a): enqueue from one client: one awaited `enqueue` at a time
+//! (throughput and the latency of each call), from 64 tasks at once (each
+//! one awaited `enqueue` at a time, as a web app's request handlers), and in
+//! `enqueue_many` batches of 1,000; with (f), what each costs Redis.
 use super::server::{Spent, Usage};
 use super::{Bench, Figure};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+use weir::broker::probe::percentile;
 use weir::{Client, Job, Options};
 
 /// The no-op job every drain workload runs (`weir work` has it built in).
@@ -19,6 +21,8 @@ impl Job for Noop {
 
 /// Jobs per `enqueue_many` call.
 pub const BULK: usize = 1000;
+/// Tasks of the concurrent enqueue, as a web app's request handlers.
+const TASKS: u64 = 64;
 
 pub async fn run(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
     let broker = bench.broker().await?;
@@ -28,15 +32,33 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
 
     let before = Usage::read(&broker).await?;
     let cpu = own_cpu();
+    let mut each = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
     let t = Instant::now();
     for _ in 0..n {
+        let t0 = Instant::now();
         client.enqueue(Noop {}).await.context("enqueue")?;
+        each.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
     let secs = t.elapsed().as_secs_f64();
     log_client("enqueue_single", n, secs, own_cpu() - cpu);
     let spent = Usage::read(&broker).await?.since(&before, 0);
-    out.push(Figure::new("enqueue_single_jobs_per_s", n as f64 / secs, n, "clients=1,in_flight=1"));
+    let config = "clients=1,in_flight=1";
+    out.push(Figure::new("enqueue_single_jobs_per_s", n as f64 / secs, n, config));
+    each.sort_by(f64::total_cmp);
+    out.push(Figure::new("enqueue_latency_p50_ms", percentile(&each, 0.50), n, config));
+    out.push(Figure::new("enqueue_latency_p99_ms", percentile(&each, 0.99), n, config));
     out.extend(cost("enqueue_single", &spent, n));
+    super::server::purge(bench).await?;
+
+    let before = Usage::read(&broker).await?;
+    let cpu = own_cpu();
+    let t = Instant::now();
+    concurrent(&client, n, TASKS).await?;
+    let secs = t.elapsed().as_secs_f64();
+    log_client("enqueue_concurrent", n, secs, own_cpu() - cpu);
+    let spent = Usage::read(&broker).await?.since(&before, 0);
+    out.push(Figure::new("enqueue_concurrent_jobs_per_s", n as f64 / secs, n, format!("clients=1,tasks={TASKS}")));
+    out.extend(cost("enqueue_concurrent", &spent, n));
     super::server::purge(bench).await?;
 
     let before = Usage::read(&broker).await?;
@@ -49,6 +71,27 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
     out.push(Figure::new("enqueue_bulk_jobs_per_s", n as f64 / secs, n, format!("clients=1,batch={BULK}")));
     out.extend(cost("enqueue_bulk", &spent, n));
     Ok(out)
+}
+
+/// `n` jobs from `tasks` tasks sharing one client, each enqueueing one job
+/// at a time (awaited) until `n` are in.
+async fn concurrent(client: &Client, n: u64, tasks: u64) -> anyhow::Result<()> {
+    let mut set = tokio::task::JoinSet::new();
+    for t in 0..tasks {
+        // Task t enqueues every tasks-th job: n in all, split evenly.
+        let share = n / tasks + u64::from(t < n % tasks);
+        let client = client.clone();
+        set.spawn(async move {
+            for _ in 0..share {
+                client.enqueue(Noop {}).await.context("enqueue")?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.context("an enqueue task")??;
+    }
+    Ok(())
 }
 
 fn own_cpu() -> f64 {
@@ -81,10 +124,11 @@ pub async fn bulk(client: &Client, n: u64, queue: &str) -> anyhow::Result<()> {
 /// and those sent by clients) and Redis CPU seconds.
 pub fn cost(workload: &str, spent: &Spent, n: u64) -> Vec<Figure> {
     eprintln!(
-        "weir bench: {workload}: Redis ran {:.2} commands/job ({:.3} script calls), {:.1} us CPU/job \
-         ({:.1} of it in the kernel): {}",
+        "weir bench: {workload}: Redis ran {:.2} commands/job ({:.3} script calls, {:.2} us/job inside them), \
+         {:.1} us CPU/job ({:.1} of it in the kernel): {}",
         spent.all as f64 / n as f64,
         spent.script_calls as f64 / n as f64,
+        spent.script_usec as f64 / n as f64,
         spent.cpu_s * 1e6 / n as f64,
         spent.cpu_sys_s * 1e6 / n as f64,
         spent.breakdown(n)

@@ -10,6 +10,9 @@ use weir::broker::Broker;
 pub struct Usage {
     /// Calls per command, including the commands scripts run.
     pub calls: HashMap<String, u64>,
+    /// Microseconds Redis spent in each command (a script's include the
+    /// commands it ran), from the same `INFO commandstats`.
+    pub usec: HashMap<String, u64>,
     /// CPU time of the server process, user + system, seconds.
     pub cpu_s: f64,
     /// The system (kernel: sockets, syscalls) part of `cpu_s`.
@@ -32,6 +35,8 @@ impl Usage {
                 if let Some((name, stats)) = rest.split_once(":calls=") {
                     let calls = stats.split(',').next().unwrap_or("0").parse().unwrap_or(0);
                     u.calls.insert(name.to_string(), calls);
+                    let usec = stats.split(',').find_map(|kv| kv.strip_prefix("usec=")).unwrap_or("0");
+                    u.usec.insert(name.to_string(), usec.parse().unwrap_or(0));
                 }
             } else if let Some(v) = line.strip_prefix("used_cpu_user:") {
                 user = v.trim().parse().unwrap_or(0.0);
@@ -47,8 +52,12 @@ impl Usage {
     /// What Redis did between `before` and `self`, less `ours` commands the
     /// bench sent itself (polls of a counter).
     pub fn since(&self, before: &Usage, ours: u64) -> Spent {
-        let delta =
-            |name: &str| self.calls.get(name).copied().unwrap_or(0) - before.calls.get(name).copied().unwrap_or(0);
+        let delta = |name: &str| {
+            self.calls.get(name).copied().unwrap_or(0).saturating_sub(before.calls.get(name).copied().unwrap_or(0))
+        };
+        let usec = |name: &str| {
+            self.usec.get(name).copied().unwrap_or(0).saturating_sub(before.usec.get(name).copied().unwrap_or(0))
+        };
         let mut by_command: Vec<(String, u64)> = self
             .calls
             .keys()
@@ -64,6 +73,7 @@ impl Usage {
         Spent {
             all: by_command.iter().map(|(_, n)| n).sum(),
             script_calls: SCRIPT_CALLS.iter().map(|n| delta(n)).sum(),
+            script_usec: SCRIPT_CALLS.iter().map(|n| usec(n)).sum(),
             cpu_s: (self.cpu_s - before.cpu_s).max(0.0),
             cpu_sys_s: (self.cpu_sys_s - before.cpu_sys_s).max(0.0),
             by_command,
@@ -81,6 +91,10 @@ pub struct Spent {
     /// Redis 7.0 counts the commands a script runs in its totals too, so
     /// commands sent by clients cannot be told apart otherwise.
     pub script_calls: u64,
+    /// Microseconds Redis spent running those scripts, the commands inside
+    /// them included (`INFO commandstats`: the time inside commands, without
+    /// reading requests and writing replies).
+    pub script_usec: u64,
     pub cpu_s: f64,
     pub cpu_sys_s: f64,
     /// Calls per command, most first.
