@@ -114,19 +114,7 @@ async fn retry_puts_the_job_back_with_attempts_reset_and_it_runs(pool: PgPool) {
 async fn purge_removes_only_what_is_older() {
     let db = s::sqlite("purge").await;
     let now = weir_store::store::now_ms();
-    let record = |id: &str, age_days: i64| DeadRecord {
-        id: id.into(),
-        queue: "q".into(),
-        kind: "k".into(),
-        envelope: "{}".into(),
-        payload: Some("{}".into()),
-        codec: Some("json".into()),
-        attempts: 1,
-        max_attempts: Some(1),
-        errors: vec![weir::broker::AttemptError { attempt: 1, at: now - age_days * 86_400_000, error: "x".into() }],
-        enqueued_at: None,
-        died_at: now - age_days * 86_400_000,
-    };
+    let record = |id: &str, age_days: i64| record(id, now - age_days * 86_400_000);
     db.store.archive(&[record("old", 10), record("older", 40), record("new", 1)]).await.unwrap();
     let out = util::run_ok(s::weir("purge", &db.url()).args(["failed", "purge", "--older-than", "7d"]));
     assert!(out.starts_with("purged 2 archived jobs"), "{out}");
@@ -178,5 +166,35 @@ async fn archiver_service_runs_once_per_interval_across_the_fleet() {
     one.stop().await;
     for id in &ids {
         assert!(b.job(&q("s"), id).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn failed_delete_removes_one_record_with_its_errors() {
+    let db = s::sqlite("delete-one").await;
+    db.store.archive(&[record("one", 1), record("two", 1)]).await.unwrap();
+    let out = util::run_ok(s::weir("fdelete", &db.url()).args(["failed", "delete", "one"]));
+    assert_eq!(out.trim(), "deleted archived job one");
+    let left: Vec<String> = db.store.dead_jobs(&Default::default()).await.unwrap().into_iter().map(|j| j.id).collect();
+    assert_eq!(left, ["two"]);
+    assert!(db.store.dead_job_errors("one").await.unwrap().is_empty(), "errors go with their job");
+    let err = s::run_err(s::weir("fdelete", &db.url()).args(["failed", "delete", "one"]));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("no archived job with id \"one\""), "{err:?}");
+}
+
+/// An archived record of a job of queue `q` that died at `died_at` with one error.
+fn record(id: &str, died_at: i64) -> DeadRecord {
+    DeadRecord {
+        id: id.into(),
+        queue: "q".into(),
+        kind: "k".into(),
+        envelope: "{}".into(),
+        payload: Some("{}".into()),
+        codec: Some("json".into()),
+        attempts: 1,
+        max_attempts: Some(1),
+        errors: vec![weir::broker::AttemptError { attempt: 1, at: died_at, error: "x".into() }],
+        enqueued_at: None,
+        died_at,
     }
 }

@@ -13,6 +13,7 @@ mod broker_reserve;
 mod broker_wake;
 mod cli_basic;
 mod cluster;
+mod dead;
 mod demo;
 mod faults;
 mod limits;

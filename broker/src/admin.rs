@@ -1,5 +1,6 @@
 //! Queue administration: pause, resume, delete, stats, and reading one job.
 use crate::broker::Broker;
+use crate::envelope::AttemptError;
 use crate::error::{Error, Result};
 use crate::keys::job_field;
 use crate::keys::queues_set;
@@ -149,22 +150,12 @@ impl Broker {
     pub async fn job(&self, queue: &QueueName, id: &str) -> Result<Option<JobInfo>> {
         let k = self.keys(queue);
         let mut p = redis::pipe();
-        p.cmd("HMGET").arg(&k.jobs).arg(&[
-            job_field('j', id),
-            job_field('a', id),
-            job_field('m', id),
-            job_field('e', id),
-        ]);
+        p.cmd("HMGET").arg(&k.jobs).arg(&data_fields(id));
         for set in [&k.pending, &k.delayed, &k.active, &k.dead] {
             p.cmd("ZSCORE").arg(set).arg(id);
         }
         let r: Vec<Value> = self.pipe(&p).await?;
-        let fields = reply::array("job", r.first().cloned().unwrap_or(Value::Nil))?;
-        let field = |i: usize| fields.get(i).cloned().map_or(Ok(None), |v| reply::opt_string("job", v));
-        let envelope = field(0)?;
-        let attempts = field(1)?;
-        let max = field(2)?;
-        let errors = field(3)?;
+        let data = JobData::parse("job", r.first().cloned().unwrap_or(Value::Nil))?;
         let states = [JobState::Pending, JobState::Delayed, JobState::Active, JobState::Dead];
         let mut state = None;
         let mut score = None;
@@ -174,15 +165,15 @@ impl Broker {
                 Some(v) => (state, score) = (Some(s), Some(self::score(v)?)),
             }
         }
-        if envelope.is_none() && state.is_none() && attempts.is_none() {
+        if data.envelope.is_none() && state.is_none() && data.attempts.is_none() {
             return Ok(None);
         }
         Ok(Some(JobInfo {
             state,
-            envelope,
-            attempts: attempts.and_then(|a| a.parse().ok()).unwrap_or(0),
-            max_attempts: max.and_then(|m| m.parse().ok()),
-            errors: errors.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default(),
+            envelope: data.envelope,
+            attempts: data.attempts.unwrap_or(0),
+            max_attempts: data.max_attempts,
+            errors: data.errors,
             score,
         }))
     }
@@ -209,8 +200,36 @@ impl Broker {
     }
 }
 
+/// The `jobs` hash fields of one job that [`JobData::parse`] reads, in its order.
+pub(crate) fn data_fields(id: &str) -> [String; 4] {
+    [job_field('j', id), job_field('a', id), job_field('m', id), job_field('e', id)]
+}
+
+/// One job's data from the `jobs` hash, as an `HMGET` of [`data_fields`] returns it.
+pub(crate) struct JobData {
+    pub envelope: Option<String>,
+    /// None when the field is missing (or not a number).
+    pub attempts: Option<u32>,
+    pub max_attempts: Option<u32>,
+    /// Empty when missing or damaged.
+    pub errors: Vec<AttemptError>,
+}
+
+impl JobData {
+    pub(crate) fn parse(op: &'static str, v: Value) -> Result<JobData> {
+        let fields = reply::array(op, v)?;
+        let field = |i: usize| fields.get(i).cloned().map_or(Ok(None), |v| reply::opt_string(op, v));
+        Ok(JobData {
+            envelope: field(0)?,
+            attempts: field(1)?.and_then(|a| a.parse().ok()),
+            max_attempts: field(2)?.and_then(|m| m.parse().ok()),
+            errors: field(3)?.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default(),
+        })
+    }
+}
+
 /// A sorted-set score (ms) as an integer.
-fn score(v: &Value) -> Result<i64> {
+pub(crate) fn score(v: &Value) -> Result<i64> {
     match v {
         Value::Double(d) => Ok(*d as i64),
         Value::BulkString(b) => std::str::from_utf8(b)

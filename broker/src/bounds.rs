@@ -21,6 +21,11 @@ pub const MAX_CONCURRENCY: usize = 10_000;
 pub const MAX_MEMORY_MB: u64 = 1 << 20;
 /// Most attempts a job may be given.
 pub const MAX_ATTEMPTS: u32 = 1_000;
+/// Most dead jobs one call reads or changes: a page of `weir dead list`, the
+/// ids of one retry or delete script call, the entries one page scans to
+/// find its matches. Larger requests are split into calls of this size, so
+/// no single call blocks Redis for long.
+pub const MAX_DEAD_BATCH: usize = 1_000;
 
 /// A value over its documented maximum.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -81,6 +81,17 @@ impl Envelope {
     }
 }
 
+/// The kind an envelope names, read loosely so that an envelope which does
+/// not parse as a whole still shows its kind (None: not JSON, or no kind).
+pub fn loose_kind(raw: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Loose {
+        #[serde(default)]
+        kind: Option<String>,
+    }
+    serde_json::from_str::<Loose>(raw).ok()?.kind.filter(|k| !k.is_empty())
+}
+
 /// One failed attempt, as recorded by the fail and reclaim scripts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptError {

@@ -31,6 +31,8 @@ pub enum Error {
     InvalidUniqueKey,
     #[error("invalid job id {0:?}: it must be 1-64 characters from [A-Za-z0-9._:-]")]
     InvalidJobId(String),
+    #[error("invalid dead-set cursor {0:?}: it must be <ms>-<id>, as a page's `next` gives it")]
+    InvalidCursor(String),
     #[error("could not encode the payload: {0}")]
     Encode(String),
     #[error("could not decode the payload: {0}")]

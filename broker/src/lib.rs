@@ -18,7 +18,8 @@
 //! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
-//!   [`admin`] (pause, resume, delete, stats), [`wait`] (idle wake-up).
+//!   [`admin`] (pause, resume, delete, stats), [`dead`] (the dead set: list,
+//!   count, show, retry, delete), [`wait`] (idle wake-up).
 //! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
 //!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
@@ -37,6 +38,7 @@ pub mod broker;
 pub mod clock;
 pub mod codec;
 mod conn;
+pub mod dead;
 pub mod duration;
 pub mod enqueue;
 pub mod envelope;
@@ -65,6 +67,7 @@ pub use bounds::OverLimit;
 pub use broker::{Broker, BrokerConfig};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use codec::Codec;
+pub use dead::{DeadCursor, DeadFilter, DeadJob, DeadPage};
 pub use duration::{format_duration, parse_duration};
 pub use enqueue::{Enqueued, NewJob, RunAt, Unique};
 pub use envelope::{AttemptError, Envelope};

@@ -69,6 +69,8 @@ pub(crate) struct Scripts {
     pub resume: Op,
     pub snooze: Op,
     pub ring: Op,
+    pub dead_retry: Op,
+    pub dead_delete: Op,
 }
 
 impl Scripts {
@@ -145,10 +147,17 @@ impl Scripts {
             )
             .durable(),
             ring: Op::new("ring", &[Wake], &[], include_str!("lua/ring.lua")),
+            dead_retry: Op::new(
+                "dead_retry",
+                &[Dead, Pending, Jobs, Wake],
+                &["clock_offset_ms"],
+                include_str!("lua/dead_retry.lua"),
+            ),
+            dead_delete: Op::new("dead_delete", &[Dead, Jobs, Unique], &[], include_str!("lua/dead_delete.lua")),
         }
     }
 
-    pub fn all(&self) -> [&Op; 12] {
+    pub fn all(&self) -> [&Op; 14] {
         [
             &self.enqueue,
             &self.reserve,
@@ -162,6 +171,8 @@ impl Scripts {
             &self.resume,
             &self.snooze,
             &self.ring,
+            &self.dead_retry,
+            &self.dead_delete,
         ]
     }
 }

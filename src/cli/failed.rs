@@ -1,4 +1,4 @@
-//! `weir failed list|show|retry|purge`: the dead-job archive in the store.
+//! `weir failed list|show|retry|delete|purge`: the dead-job archive in the store.
 use super::Conn;
 use super::migrate::{StoreArg, format_time};
 use clap::{Args, Subcommand};
@@ -23,6 +23,8 @@ pub enum FailedCommand {
     Show(ShowArgs),
     /// Enqueue archived jobs again, attempts reset (one by id, or --all that match).
     Retry(RetryArgs),
+    /// Delete one archived job by id.
+    Delete(DeleteArgs),
     /// Delete archived jobs that died longer ago than --older-than.
     Purge(PurgeArgs),
 }
@@ -62,6 +64,12 @@ pub struct RetryArgs {
     pub queue: Option<String>,
     #[arg(long, requires = "all")]
     pub kind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The archived job's id.
+    pub id: String,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +129,12 @@ pub async fn run(conn: &Conn, a: FailedArgs) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        FailedCommand::Delete(d) => {
+            if !store.delete_dead(&d.id).await? {
+                return Err(weir_store::Error::NotFound(d.id).into());
+            }
+            println!("deleted archived job {}", d.id);
+        }
         FailedCommand::Purge(p) => {
             let before = bounds::ms_before(now, p.older_than);
             let n = store.purge_dead(before).await?;
@@ -135,7 +149,7 @@ fn kind(job: &DeadJob) -> &str {
 }
 
 /// The first line of `s`, at most `max` characters.
-fn short(s: &str, max: usize) -> String {
+pub(super) fn short(s: &str, max: usize) -> String {
     let line = s.lines().next().unwrap_or("");
     if line.chars().count() > max || s.contains('\n') {
         format!("{}…", line.chars().take(max.saturating_sub(1)).collect::<String>())

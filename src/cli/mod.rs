@@ -1,6 +1,7 @@
 //! Subcommands of the `weir` binary and the options they share.
 mod autoscale;
 mod bench;
+mod dead;
 mod demo;
 mod enqueue;
 mod failed;
@@ -99,7 +100,11 @@ pub enum Command {
     Autoscale(weir_supervisor::AutoscaleArgs),
     /// Create or update the store's schema (PostgreSQL or SQLite) to this weir's version.
     Migrate(migrate::MigrateArgs),
-    /// The dead-job archive in the store: list, show, retry, purge.
+    /// The dead jobs Redis holds: list, show, retry, delete (no store needed).
+    Dead(dead::DeadArgs),
+    /// Delete one pending, delayed or dead job by id, with its data.
+    Delete(dead::DeleteArgs),
+    /// The dead-job archive in the store: list, show, retry, delete, purge.
     Failed(failed::FailedArgs),
     /// Move jobs committed to the store's outbox to Redis, until stopped.
     Relay(relay::RelayArgs),
@@ -123,6 +128,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Autoscale(a) => autoscale::run(&cli.conn, a).await,
         Command::Demo(a) => demo::run(&cli.conn, a).await,
         Command::Migrate(a) => migrate::run(a).await,
+        Command::Dead(a) => dead::run(&cli.conn, a).await,
+        Command::Delete(a) => dead::delete(&cli.conn, a).await,
         Command::Failed(a) => failed::run(&cli.conn, a).await,
         Command::Relay(a) => relay::run(&cli.conn, a).await,
         Command::Bench(a) => bench::run(&cli.conn, a).await,

@@ -246,6 +246,19 @@ impl Store {
         }))
     }
 
+    /// Deletes one archived job and its errors. Returns whether it was there.
+    pub async fn delete_dead(&self, id: &str) -> Result<bool> {
+        let errors = "DELETE FROM weir_dead_job_errors WHERE job_id = $1";
+        let jobs = "DELETE FROM weir_dead_jobs WHERE id = $1";
+        Ok(on_pool!(self, p, _Db => {
+            let mut tx = p.begin().await?;
+            sqlx::query(errors).bind(id).execute(&mut *tx).await?;
+            let n = sqlx::query(jobs).bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            n > 0
+        }))
+    }
+
     async fn mark_retried(&self, ids: &[String], at: i64) -> Result<()> {
         let sql = "UPDATE weir_dead_jobs SET retried_at = $2, retry_count = retry_count + 1 WHERE id = $1";
         on_pool!(self, p, _Db => {
