@@ -1,6 +1,5 @@
 //! What the store can fail at. Messages read as context, on one line, so the
 //! binary can print `weir: <error>` and exit.
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -33,8 +32,6 @@ pub enum Error {
     NotRetryable { id: String, reason: String },
     #[error("invalid outbox row {seq}: {reason}")]
     InvalidOutboxRow { seq: i64, reason: String },
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -3,6 +3,7 @@
 //! fleet takes the same flags and exits with the same codes.
 use crate::config::{Queues, WorkerConfig};
 use crate::defaults;
+use crate::error::ConfigError;
 use std::time::Duration;
 use weir_broker::{Backoff, QueueName, parse_duration};
 
@@ -152,7 +153,7 @@ pub struct WorkerArgs {
 
 impl WorkerArgs {
     /// The validated configuration these flags describe.
-    pub fn config(&self) -> Result<WorkerConfig, String> {
+    pub fn config(&self) -> Result<WorkerConfig, ConfigError> {
         let queues = if self.strict {
             Queues::Strict(self.queues.0.iter().map(|(q, _)| q.clone()).collect())
         } else {
@@ -160,11 +161,15 @@ impl WorkerArgs {
         };
         if let Some(mb) = self.memory_per_job {
             // `ulimit -v` takes KiB: MB << 10 must not wrap.
-            weir_broker::bounds::memory_mb("--memory-per-job", mb).map_err(|e| e.to_string())?;
+            weir_broker::bounds::memory_mb("--memory-per-job", mb)?;
         }
         let mut pace = crate::pace::Pace::default();
         for r in &self.rate {
-            let quota = crate::pace::quota(r.rate).ok_or_else(|| format!("--rate {}: too fast", r.rate))?;
+            let quota = crate::pace::quota(r.rate).ok_or_else(|| ConfigError::Flag {
+                flag: "--rate",
+                value: r.rate.to_string(),
+                reason: "too fast",
+            })?;
             pace.queue(r.queue.clone(), quota);
         }
         let config = WorkerConfig {
@@ -271,7 +276,7 @@ mod tests {
 
     fn config_error(args: &[&str]) -> String {
         let app = App::try_parse_from([&["app"], args].concat()).unwrap();
-        app.worker.config().unwrap_err()
+        app.worker.config().unwrap_err().to_string()
     }
 
     #[test]

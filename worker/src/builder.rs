@@ -2,7 +2,7 @@
 use crate::args::WorkerArgs;
 use crate::config::{Queues, WorkerConfig};
 use crate::context::JobContext;
-use crate::error::{Error, JobError, Result};
+use crate::error::{ConfigError, Error, JobError, Result};
 use crate::exec::ExecHandler;
 use crate::handler::{Handler, RawFn, SharedHandler, TypedFn};
 use crate::worker::{Outcome, Worker};
@@ -22,7 +22,7 @@ pub struct WorkerBuilder {
     handlers: HashMap<String, SharedHandler>,
     force_on: Option<BoxFuture<'static, ()>>,
     /// Invalid settings, reported by `build`/`run_until`.
-    errors: Vec<String>,
+    errors: Vec<ConfigError>,
 }
 
 impl std::fmt::Debug for WorkerBuilder {
@@ -56,7 +56,7 @@ impl WorkerBuilder {
         for n in names {
             match QueueName::new(n) {
                 Ok(q) => out.push(q),
-                Err(e) => self.errors.push(e.to_string()),
+                Err(e) => self.errors.push(e.into()),
             }
         }
         out
@@ -151,7 +151,7 @@ impl WorkerBuilder {
     pub fn queue_rate_limit(mut self, queue: impl Into<String>, quota: governor::Quota) -> Self {
         match QueueName::new(queue.into()) {
             Ok(q) => self.config.pace.queue(q, quota),
-            Err(e) => self.errors.push(e.to_string()),
+            Err(e) => self.errors.push(e.into()),
         }
         self
     }
@@ -234,7 +234,7 @@ impl WorkerBuilder {
         if let Some(e) = self.errors.into_iter().next() {
             return Err(Error::Config(e));
         }
-        self.config.validate().map_err(Error::Config)?;
+        self.config.validate()?;
         Ok(Worker { broker: self.broker, config: self.config, handlers: self.handlers, force_on: self.force_on })
     }
 
@@ -245,8 +245,7 @@ impl WorkerBuilder {
 
     /// Builds and runs until SIGTERM or SIGINT (a second one forces the stop).
     pub async fn run_with_signals(self) -> Result<Outcome> {
-        let (first, second) =
-            crate::signal::shutdown_signals().map_err(|e| Error::Config(format!("cannot listen for signals: {e}")))?;
+        let (first, second) = crate::signal::shutdown_signals().map_err(Error::Signals)?;
         self.force_on(second).run_until(first).await
     }
 }

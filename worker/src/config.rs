@@ -1,6 +1,7 @@
 //! The validated worker configuration. Raw flags ([`WorkerArgs`](crate::WorkerArgs))
 //! and builder calls both end up here; each field's default is documented
 //! where it is declared.
+use crate::error::ConfigError;
 use std::collections::HashMap;
 use std::time::Duration;
 use weir_broker::{Backoff, QueueName, Selector, bounds};
@@ -107,49 +108,53 @@ pub fn lease_for(timeout: Duration) -> Duration {
 }
 
 impl WorkerConfig {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks every setting: the one place they are validated.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let too_small = |setting, min| Err(ConfigError::TooSmall { setting, min });
         if self.concurrency == 0 {
-            return Err("concurrency must be at least 1".into());
+            return too_small("concurrency", "1");
         }
         // The slots are one semaphore, which refuses more than MAX_PERMITS.
-        bounds::concurrency("concurrency", self.concurrency).map_err(|e| e.to_string())?;
+        bounds::concurrency("concurrency", self.concurrency)?;
         if let Some(mb) = self.memory_mb {
             // Compared in bytes after every job: MB << 20 must not wrap.
-            bounds::memory_mb("memory", mb).map_err(|e| e.to_string())?;
+            bounds::memory_mb("memory", mb)?;
         }
         if self.timeout.is_zero() {
-            return Err("timeout must be more than zero".into());
+            return too_small("timeout", "1ms");
         }
-        bounds::timeout("timeout", self.timeout).map_err(|e| e.to_string())?;
+        bounds::timeout("timeout", self.timeout)?;
         if self.tries == Some(0) {
-            return Err("tries must be at least 1".into());
+            return too_small("tries", "1");
         }
         if let Some(t) = self.tries {
-            bounds::max_attempts("tries", t).map_err(|e| e.to_string())?;
+            bounds::max_attempts("tries", t)?;
         }
         if let Some(t) = self.max_time {
             // A lifetime longer than any delay weir accepts means "no limit": say so instead.
-            bounds::delay("max time", t).map_err(|e| e.to_string())?;
+            bounds::delay("max time", t)?;
         }
         if self.max_jobs == Some(0) {
-            return Err("max jobs must be at least 1".into());
+            return too_small("max jobs", "1");
         }
-        for (what, d) in
-            [("heartbeat", self.heartbeat), ("housekeeping", self.housekeeping), ("idle wait", self.idle_wait)]
-        {
+        for (what, interval, d) in [
+            ("heartbeat", "heartbeat interval", self.heartbeat),
+            ("housekeeping", "housekeeping interval", self.housekeeping),
+            ("idle wait", "idle wait interval", self.idle_wait),
+        ] {
             if d < Duration::from_millis(10) {
-                return Err(format!("{what} interval must be at least 10ms"));
+                return too_small(interval, "10ms");
             }
-            bounds::interval(what, d).map_err(|e| e.to_string())?;
+            bounds::interval(what, d)?;
         }
-        bounds::interval("grace", self.grace).map_err(|e| e.to_string())?;
+        bounds::interval("grace", self.grace)?;
         if self.reserve_batch == 0 {
-            return Err("reserve batch must be at least 1".into());
+            return too_small("reserve batch", "1");
         }
         if self.reserve_depth == 0 {
-            return Err("reserve depth must be at least 1".into());
+            return too_small("reserve depth", "1");
         }
-        self.queues.selector().map_err(|e| e.to_string())?;
+        self.queues.selector()?;
         Ok(())
     }
 

@@ -67,9 +67,37 @@ retry_from!(String, &str, std::io::Error, serde_json::Error, weir_broker::Error)
 #[non_exhaustive]
 pub enum Error {
     #[error("invalid worker configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
+    #[error("cannot listen for signals: {0}")]
+    Signals(std::io::Error),
     #[error(transparent)]
     Broker(#[from] weir_broker::Error),
+}
+
+/// What is wrong with a worker's settings, from flags or the builder. The
+/// settings are checked in one place, `WorkerConfig::validate`; flag
+/// parsing adds only what belongs to a flag's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A number or duration under its smallest allowed value.
+    #[error("{setting} must be at least {min}")]
+    TooSmall { setting: &'static str, min: &'static str },
+    /// A number or duration over its documented bound (`weir_broker::bounds`).
+    #[error(transparent)]
+    OverLimit(#[from] weir_broker::OverLimit),
+    /// A queue name or queue list the broker refuses.
+    #[error("{0}")]
+    Queues(String),
+    /// A flag whose value does not work as given (`--rate webhooks=1000000/ms`).
+    #[error("{flag} {value}: {reason}")]
+    Flag { flag: &'static str, value: String, reason: &'static str },
+}
+
+impl From<weir_broker::Error> for ConfigError {
+    fn from(e: weir_broker::Error) -> Self {
+        ConfigError::Queues(e.to_string())
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -63,7 +63,7 @@ pub use args::WorkerArgs;
 pub use builder::WorkerBuilder;
 pub use config::{Queues, WorkerConfig};
 pub use context::JobContext;
-pub use error::{Error, JobError, Result};
+pub use error::{ConfigError, Error, JobError, Result};
 pub use governor::Quota;
 pub use handler::Handler;
 pub use pace::Pace;
