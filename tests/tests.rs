@@ -21,6 +21,7 @@ mod limits_fleet;
 mod protocol;
 mod sentinel;
 mod store_archive;
+mod store_coexist;
 mod store_history;
 mod store_outbox;
 mod store_perf;
