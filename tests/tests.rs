@@ -16,6 +16,7 @@ mod cluster;
 mod dead;
 mod demo;
 mod faults;
+mod job_control;
 mod limits;
 mod limits_fleet;
 mod protocol;

@@ -194,6 +194,7 @@ impl Broker {
             JobState::Delayed => &k.delayed,
             JobState::Active => &k.active,
             JobState::Dead => &k.dead,
+            JobState::Done => &k.done,
         };
         let stop = i64::try_from(limit.max(1)).unwrap_or(i64::MAX) - 1;
         self.query(redis::cmd("ZRANGE").arg(set).arg(0).arg(stop)).await

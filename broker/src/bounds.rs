@@ -26,6 +26,12 @@ pub const MAX_ATTEMPTS: u32 = 1_000;
 /// find its matches. Larger requests are split into calls of this size, so
 /// no single call blocks Redis for long.
 pub const MAX_DEAD_BATCH: usize = 1_000;
+/// Largest job result kept with a done record (encoded JSON): 64 KiB.
+pub const MAX_RESULT_BYTES: usize = 64 * 1024;
+/// Longest retention of done records (`--keep-done`): 30 days.
+pub const MAX_KEEP_DONE: Duration = Duration::from_secs(30 * 86_400);
+/// Most characters of a progress message.
+pub const MAX_PROGRESS_MESSAGE: usize = 1024;
 
 /// A value over its documented maximum.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +83,16 @@ pub fn timeout(field: &'static str, timeout: Duration) -> Result<Duration, OverL
 /// at most [`MAX_TIMEOUT`].
 pub fn timeout_ms(field: &'static str, ms: u64) -> Result<Duration, OverLimit> {
     at_most(field, ms, millis_u64(MAX_TIMEOUT)).map(Duration::from_millis)
+}
+
+/// A retention of done records: at most [`MAX_KEEP_DONE`].
+pub fn keep_done(field: &'static str, d: Duration) -> Result<Duration, OverLimit> {
+    duration_at_most(field, d, MAX_KEEP_DONE)
+}
+
+/// A job result's encoded size: at most [`MAX_RESULT_BYTES`].
+pub fn result_bytes(field: &'static str, len: usize) -> Result<usize, OverLimit> {
+    at_most(field, len, MAX_RESULT_BYTES)
 }
 
 /// A delay before a job's first run: at most [`MAX_DELAY`].

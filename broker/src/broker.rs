@@ -65,6 +65,10 @@ pub struct BrokerConfig {
     /// How long a unique key holds when the enqueue gives no TTL, counted from
     /// the job's run time. Default 24 hours.
     pub unique_ttl: Duration,
+    /// How long an acked job's done record (done-at, attempts, result,
+    /// progress) stays readable (`weir job`, `Client::status`); zero keeps
+    /// nothing, and ack then writes nothing but the deletion. Default 24 hours.
+    pub keep_done: Duration,
     /// Time to wait for the first connection. Default 5 s.
     pub connect_timeout: Duration,
     /// Time to wait for any non-blocking command. Default 30 s.
@@ -89,6 +93,7 @@ impl Default for BrokerConfig {
             dead_max_len: 10_000,
             dead_max_age: Duration::from_secs(30 * 86_400),
             unique_ttl: Duration::from_secs(86_400),
+            keep_done: Duration::from_secs(86_400),
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(30),
             durable_acks: 0,
@@ -125,6 +130,7 @@ impl Broker {
     /// an [`Error::Unreachable`] after `connect_timeout`, not a hang.
     pub async fn connect(url: &str, config: BrokerConfig) -> Result<Broker> {
         validate_prefix(&config.prefix)?;
+        crate::bounds::keep_done("keep_done", config.keep_done)?;
         let timeouts = Timeouts { connect: config.connect_timeout, command: config.command_timeout };
         let redis = Redis::connect(url, timeouts).await?;
         let broker = Broker {

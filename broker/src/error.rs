@@ -47,6 +47,14 @@ pub enum Error {
     Protocol { op: &'static str, detail: String },
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    #[error("invalid job result: {0}")]
+    InvalidResult(String),
+    #[error("invalid schedule: {0}")]
+    InvalidSchedule(String),
+    #[error("no schedule named {0:?}")]
+    UnknownSchedule(String),
+    #[error("a schedule named {0:?} already exists (remove it first, or add it with --replace)")]
+    DuplicateSchedule(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -13,6 +13,22 @@ use std::time::Duration;
 
 pub use crate::model::FailOutcome;
 
+/// A job to ack: its lease, run time and result.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub lease: Lease,
+    pub run_time: Duration,
+    /// The job's result as JSON, checked by [`check_result`].
+    pub result: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// Encodes a job's result, refusing one over [`bounds::MAX_RESULT_BYTES`](crate::bounds::MAX_RESULT_BYTES).
+pub fn check_result<T: serde::Serialize + ?Sized>(value: &T) -> Result<Box<serde_json::value::RawValue>> {
+    let raw = serde_json::value::to_raw_value(value).map_err(|e| Error::InvalidResult(e.to_string()))?;
+    crate::bounds::result_bytes("result", raw.get().len()).map_err(|e| Error::InvalidResult(e.to_string()))?;
+    Ok(raw)
+}
+
 /// Error messages are capped so a huge panic message or stderr dump cannot
 /// bloat the job's record.
 pub const MAX_ERROR_BYTES: usize = 4096;
@@ -33,6 +49,18 @@ impl Broker {
     /// `head(indices of the group)` before the (id, attempt) pairs. Per-lease
     /// flags come back in input order.
     async fn per_queue(&self, op: &Op, leases: &[Lease], head: impl Fn(&[usize]) -> Vec<Arg>) -> Result<Vec<bool>> {
+        self.per_queue_with(op, leases, head, |_| None).await
+    }
+
+    /// [`Broker::per_queue`] with one more argument after each pair when
+    /// `extra(index)` gives one.
+    async fn per_queue_with(
+        &self,
+        op: &Op,
+        leases: &[Lease],
+        head: impl Fn(&[usize]) -> Vec<Arg>,
+        extra: impl Fn(usize) -> Option<Arg>,
+    ) -> Result<Vec<bool>> {
         let mut groups: HashMap<&QueueName, Vec<usize>> = HashMap::new();
         for (i, l) in leases.iter().enumerate() {
             groups.entry(&l.queue).or_default().push(i);
@@ -44,6 +72,7 @@ impl Broker {
             for &i in &idx {
                 args.push(leases[i].id.as_str().into());
                 args.push(leases[i].attempt.into());
+                args.extend(extra(i));
             }
             calls.push((op, queue.clone(), args));
             order.push(idx);
@@ -62,12 +91,42 @@ impl Broker {
     /// comes with its run time, summed per queue into the stats for the
     /// autoscaler. Returns, per job, whether its lease still held it.
     pub async fn ack(&self, done: &[(Lease, Duration)]) -> Result<Vec<bool>> {
+        let done: Vec<Done> = done.iter().map(|(l, d)| Done { lease: l.clone(), run_time: *d, result: None }).collect();
+        self.ack_done(&done).await
+    }
+
+    /// [`Broker::ack`] with each job's result, kept in its done record for
+    /// [`BrokerConfig::keep_done`](crate::BrokerConfig) (dropped when that is 0).
+    /// A result must be JSON within [`bounds::MAX_RESULT_BYTES`](crate::bounds::MAX_RESULT_BYTES):
+    /// check it with [`check_result`] first.
+    pub async fn ack_done(&self, done: &[Done]) -> Result<Vec<bool>> {
         if done.is_empty() {
             return Ok(Vec::new());
         }
-        let leases: Vec<Lease> = done.iter().map(|(l, _)| l.clone()).collect();
-        let head = |idx: &[usize]| vec![Arg::from(idx.iter().map(|&i| ms(done[i].1)).fold(0i64, i64::saturating_add))];
-        self.per_queue(&self.inner.scripts.ack, &leases, head).await
+        let keep = ms(self.config().keep_done);
+        let leases: Vec<Lease> = done.iter().map(|d| d.lease.clone()).collect();
+        let head = |idx: &[usize]| {
+            let total = idx.iter().map(|&i| ms(done[i].run_time)).fold(0i64, i64::saturating_add);
+            vec![Arg::from(total), self.clock_arg(), Arg::from(keep)]
+        };
+        let result = |i: usize| {
+            let r = if keep > 0 { done[i].result.as_deref().map(|r| r.get()).unwrap_or("") } else { "" };
+            Some(Arg::from(r))
+        };
+        self.per_queue_with(&self.inner.scripts.ack, &leases, head, result).await
+    }
+
+    /// Stores a running job's latest progress (`percent` 0 to 100, a short
+    /// message). Returns false when the lease no longer holds the job.
+    pub async fn progress(&self, lease: &Lease, percent: u8, message: &str) -> Result<bool> {
+        if percent > 100 {
+            return Err(Error::InvalidLimit(format!("progress of {percent}% is over the limit of 100%")));
+        }
+        let message: String = message.chars().take(crate::bounds::MAX_PROGRESS_MESSAGE).collect();
+        let record = serde_json::json!({ "percent": percent, "message": message, "at": self.now_ms() });
+        let args = vec![lease.id.as_str().into(), lease.attempt.into(), record.to_string().into()];
+        let r = self.eval(&self.inner.scripts.progress, &lease.queue, args).await?;
+        Ok(reply::int("progress", &r)? == 1)
     }
 
     /// Records a failed attempt. `retry_in`: how long from now (by Redis's

@@ -19,7 +19,7 @@ pub struct QueueKeys {
     pub dead: String,
     /// HASH: the data of every job not yet done, fields `j:<id>` (envelope),
     /// `a:<id>` (attempts), `m:<id>` (max attempts), `u:<id>` (unique key),
-    /// `e:<id>` (errors), `r:<id>` (rate key); see [`job_field`].
+    /// `e:<id>` (errors), `r:<id>` (rate key), `p:<id>` (progress); see [`job_field`].
     pub jobs: String,
     /// HASH unique key -> `<expires ms>:<owner id>`.
     pub unique: String,
@@ -33,6 +33,12 @@ pub struct QueueKeys {
     /// HASH of rate-key state: `tat:<key>` (GCRA theoretical arrival time, ms)
     /// and `hold:<key>` (held by back-pressure until, ms).
     pub keyrate: String,
+    /// ZSET id -> done-at ms. State `done`: acked within the retention
+    /// (`BrokerConfig::keep_done`); empty when it is 0.
+    pub done: String,
+    /// HASH id -> the JSON done record (done-at, attempts, result, progress,
+    /// errors) of every job in `done`.
+    pub results: String,
 }
 
 /// A queue's key by role, as scripts declare the keys they take (scripts.rs).
@@ -48,6 +54,8 @@ pub enum Key {
     Stats,
     Wake,
     Keyrate,
+    Done,
+    Results,
 }
 
 impl Key {
@@ -64,6 +72,8 @@ impl Key {
             Key::Stats => "stats",
             Key::Wake => "wake",
             Key::Keyrate => "keyrate",
+            Key::Done => "done",
+            Key::Results => "results",
         }
     }
 }
@@ -81,6 +91,8 @@ impl QueueKeys {
             Key::Stats => &self.stats,
             Key::Wake => &self.wake,
             Key::Keyrate => &self.keyrate,
+            Key::Done => &self.done,
+            Key::Results => &self.results,
         }
     }
 
@@ -97,13 +109,15 @@ impl QueueKeys {
             stats: k(Key::Stats),
             wake: k(Key::Wake),
             keyrate: k(Key::Keyrate),
+            done: k(Key::Done),
+            results: k(Key::Results),
         }
     }
 }
 
 /// The `jobs` hash field holding one part of a job's data: a one-letter tag,
 /// a colon, the id (`j:<id>` envelope, `a:` attempts, `m:` max attempts, `u:`
-/// unique key, `e:` errors, `r:` rate key). The tag comes first, so no id can
+/// unique key, `e:` errors, `r:` rate key, `p:` progress). The tag comes first, so no id can
 /// name another job's field. `lua/_lib.lua` builds the same names.
 pub fn job_field(tag: char, id: &str) -> String {
     format!("{tag}:{id}")
@@ -168,9 +182,10 @@ mod tests {
         let q = QueueName::new("critical").unwrap();
         let k = QueueKeys::new("weir", &q);
         assert_eq!(k.pending, "weir:{critical}:pending");
-        for key in
-            [&k.pending, &k.delayed, &k.active, &k.dead, &k.jobs, &k.unique, &k.conf, &k.stats, &k.wake, &k.keyrate]
-        {
+        for key in [
+            &k.pending, &k.delayed, &k.active, &k.dead, &k.jobs, &k.unique, &k.conf, &k.stats, &k.wake, &k.keyrate,
+            &k.done, &k.results,
+        ] {
             assert!(key.contains("{critical}") && key.matches('{').count() == 1, "{key}");
         }
     }

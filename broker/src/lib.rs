@@ -19,7 +19,7 @@
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
 //!   [`admin`] (pause, resume, delete, stats), [`dead`] (the dead set: list,
-//!   count, show, retry, delete), [`wait`] (idle wake-up).
+//!   count, show, retry, delete), [`status`] (a job by id), [`wait`] (idle wake-up).
 //! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
 //!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
@@ -27,7 +27,7 @@
 //!   commands), for `weir bench`.
 //!
 //! # Job states
-//! `pending` → (reserve) → `active` → (ack) → done (deleted)
+//! `pending` → (reserve) → `active` → (ack) → `done` (data deleted; a done record kept for `keep_done`)
 //! `active` → (fail) → `delayed` (retry) or `dead`; `active` → (release) → `pending`;
 //! `active` → (reclaim, lease expired) → `pending` or `dead`;
 //! `delayed` → (promote, when due) → `pending`. A job is in exactly one state.
@@ -58,6 +58,7 @@ mod reply;
 pub mod reserve;
 mod scripts;
 pub mod select;
+pub mod status;
 pub mod url;
 pub mod wait;
 
@@ -72,7 +73,7 @@ pub use duration::{format_duration, parse_duration};
 pub use enqueue::{Enqueued, NewJob, RunAt, Unique};
 pub use envelope::{AttemptError, Envelope};
 pub use error::{Error, Result};
-pub use finish::FailOutcome;
+pub use finish::{Done, FailOutcome, check_result};
 pub use limit::{Hold, KeyRule, QueueLimits, Rate};
 pub use lock::FleetLock;
 pub use maintenance::Reclaimed;
@@ -81,5 +82,6 @@ pub use name::QueueName;
 pub use redis;
 pub use reserve::{Lease, Reserved};
 pub use select::{Mode, Selector};
+pub use status::{JobStatus, Progress};
 pub use url::redact_url;
 pub use wait::Waiter;

@@ -17,7 +17,8 @@ use crate::error::Result;
 use crate::name::QueueName;
 use serde::Serialize;
 
-/// Where a job is now. Done jobs are deleted, so they are not found.
+/// Where a job is now. A done job's data is deleted at ack; its done record
+/// stays for the retention (`BrokerConfig::keep_done`), then it is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
@@ -25,6 +26,7 @@ pub enum JobState {
     Delayed,
     Active,
     Dead,
+    Done,
 }
 
 /// Everything Redis holds about one job.

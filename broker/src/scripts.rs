@@ -71,6 +71,7 @@ pub(crate) struct Scripts {
     pub ring: Op,
     pub dead_retry: Op,
     pub dead_delete: Op,
+    pub progress: Op,
 }
 
 impl Scripts {
@@ -90,8 +91,8 @@ impl Scripts {
             ),
             ack: Op::new(
                 "ack",
-                &[Active, Jobs, Unique, Stats, Conf, Pending, Wake],
-                &["elapsed_ms_total"],
+                &[Active, Jobs, Unique, Stats, Conf, Pending, Wake, Done, Results],
+                &["elapsed_ms_total", "clock_offset_ms", "keep_done_ms"],
                 include_str!("lua/ack.lua"),
             )
             .durable(),
@@ -154,10 +155,16 @@ impl Scripts {
                 include_str!("lua/dead_retry.lua"),
             ),
             dead_delete: Op::new("dead_delete", &[Dead, Jobs, Unique], &[], include_str!("lua/dead_delete.lua")),
+            progress: Op::new(
+                "progress",
+                &[Active, Jobs],
+                &["id", "attempt", "progress"],
+                include_str!("lua/progress.lua"),
+            ),
         }
     }
 
-    pub fn all(&self) -> [&Op; 14] {
+    pub fn all(&self) -> [&Op; 15] {
         [
             &self.enqueue,
             &self.reserve,
@@ -173,6 +180,7 @@ impl Scripts {
             &self.ring,
             &self.dead_retry,
             &self.dead_delete,
+            &self.progress,
         ]
     }
 }

@@ -5,15 +5,17 @@
 //! # Layout
 //! - [`Job`]: a typed job and its defaults (`job.rs`).
 //! - [`Options`]: per-enqueue overrides (`options.rs`).
-//! - [`Client`]: connect and enqueue (this file).
+//! - [`Client`]: connect, enqueue, and follow a job (status, wait) (this file).
 mod job;
 mod options;
 
 pub use job::Job;
 pub use options::Options;
-pub use weir_broker::{Backoff, BrokerConfig, Codec, Enqueued, Error, QueueName, Result};
+pub use weir_broker::{
+    Backoff, BrokerConfig, Codec, Enqueued, Error, JobState, JobStatus, Progress, QueueName, Result,
+};
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use weir_broker::{Broker, NewJob};
 
 /// Enqueues jobs. Cheap to clone; clones share one connection.
@@ -85,6 +87,31 @@ impl Client {
     ) -> Result<Vec<Enqueued>> {
         let prepared = jobs.into_iter().map(|(j, o)| Self::prepare(&j, o)).collect::<Result<Vec<_>>>()?;
         self.broker.enqueue_many(prepared).await
+    }
+
+    /// What became of job `id`: its state (pending, delayed, active, dead,
+    /// done, or unknown: `state` None), attempts, errors, times, progress and
+    /// result. A done job is known for `BrokerConfig::keep_done` after its ack.
+    pub async fn status(&self, id: &str) -> Result<JobStatus> {
+        self.broker.status(id).await
+    }
+
+    /// Waits until job `id` is finished (done, dead or cancelled, or
+    /// unknown) and returns its status; after `timeout`, returns the status
+    /// it has then (check [`JobStatus::is_finished`]). Reads the status at
+    /// most every 250 ms (sooner at first: 10 ms, doubling).
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<JobStatus> {
+        let until = tokio::time::Instant::now() + timeout;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let status = self.status(id).await?;
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if status.is_finished() || left.is_zero() {
+                return Ok(status);
+            }
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod enqueue;
 mod failed;
 #[cfg(test)]
 mod flag_tables;
+mod job;
 mod limit;
 mod migrate;
 mod pause;
@@ -54,6 +55,10 @@ pub struct Conn {
     /// which a failover undoes an ack (docs/REDIS.md, "Durability caveat").
     #[arg(long, global = true, env = "WEIR_DURABLE_ACKS", default_value_t = 0)]
     pub durable_acks: u32,
+    /// How long a done job stays readable (`weir job`, with its result)
+    /// after its ack (at most 30d); 0s keeps nothing, at no cost to the ack.
+    #[arg(long, global = true, env = "WEIR_KEEP_DONE", default_value = "24h", value_parser = parse_duration_flag)]
+    pub keep_done: std::time::Duration,
 }
 
 impl Conn {
@@ -63,6 +68,7 @@ impl Conn {
             dead_max_len: self.dead_max_len,
             dead_max_age: self.dead_max_age,
             durable_acks: self.durable_acks,
+            keep_done: self.keep_done,
             ..BrokerConfig::default()
         }
     }
@@ -74,6 +80,7 @@ impl Conn {
             ("WEIR_DEAD_MAX_LEN".into(), self.dead_max_len.to_string()),
             ("WEIR_DEAD_MAX_AGE".into(), format!("{}ms", self.dead_max_age.as_millis())),
             ("WEIR_DURABLE_ACKS".into(), self.durable_acks.to_string()),
+            ("WEIR_KEEP_DONE".into(), format!("{}ms", self.keep_done.as_millis())),
         ]
     }
 
@@ -88,6 +95,8 @@ pub enum Command {
     Enqueue(enqueue::EnqueueArgs),
     /// Per-queue figures: pending, delayed, active, dead, processed, failed, oldest age.
     Stats(stats::StatsArgs),
+    /// One job by id: state, attempts, errors, times, progress, result.
+    Job(job::JobArgs),
     /// Stop workers from taking a queue's jobs (they stay queued).
     Pause(pause::QueueArg),
     /// Let workers take a paused queue's jobs again.
@@ -122,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Enqueue(a) => enqueue::run(&cli.conn, a).await,
         Command::Stats(a) => stats::run(&cli.conn, a).await,
+        Command::Job(a) => job::run(&cli.conn, a).await,
         Command::Pause(a) => pause::pause(&cli.conn, a).await,
         Command::Resume(a) => pause::resume(&cli.conn, a).await,
         Command::Limit(a) => limit::run(&cli.conn, a).await,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use weir_broker::{Broker, Lease};
+use weir_broker::{Broker, Done};
 use weir_service::Service;
 
 /// Most acks in one call.
@@ -13,8 +13,8 @@ const BATCH: usize = 1000;
 
 #[derive(Debug)]
 pub(crate) struct Acker {
-    tx: mpsc::UnboundedSender<(Lease, Duration)>,
-    rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<(Lease, Duration)>>>,
+    tx: mpsc::UnboundedSender<Done>,
+    rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Done>>>,
     /// Stopping it sends what is queued first (see [`run`]).
     service: Service,
 }
@@ -26,8 +26,8 @@ impl Acker {
     }
 
     /// Queues an ack. Never blocks.
-    pub fn ack(&self, lease: Lease, run_time: Duration) {
-        let _ = self.tx.send((lease, run_time));
+    pub fn ack(&self, done: Done) {
+        let _ = self.tx.send(done);
     }
 
     pub fn start(self: &Arc<Self>, broker: Broker) {
@@ -44,7 +44,7 @@ impl Acker {
     }
 }
 
-async fn run(broker: Broker, mut rx: mpsc::UnboundedReceiver<(Lease, Duration)>, closing: CancellationToken) {
+async fn run(broker: Broker, mut rx: mpsc::UnboundedReceiver<Done>, closing: CancellationToken) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let first = tokio::select! {
@@ -65,14 +65,14 @@ async fn run(broker: Broker, mut rx: mpsc::UnboundedReceiver<(Lease, Duration)>,
     }
 }
 
-async fn send(broker: &Broker, batch: &[(Lease, Duration)]) {
+async fn send(broker: &Broker, batch: &[Done]) {
     // A failed call is retried a few times: the acks are idempotent, and a
     // job whose ack never lands runs again once its lease expires.
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=4 {
-        match broker.ack(batch).await {
+        match broker.ack_done(batch).await {
             Ok(flags) => {
-                for ((lease, _), held) in batch.iter().zip(flags) {
+                for (Done { lease, .. }, held) in batch.iter().zip(flags) {
                     if !held {
                         tracing::warn!(queue = %lease.queue, id = %lease.id, attempt = lease.attempt,
                             "job finished after its lease was lost; it may run again elsewhere");

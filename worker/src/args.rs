@@ -130,6 +130,11 @@ pub struct WorkerArgs {
     /// environment; exit 0 = done. Repeat for more kinds.
     #[arg(long, value_name = "KIND=COMMAND", value_parser = clap::value_parser!(ExecSpec))]
     pub exec: Vec<ExecSpec>,
+    /// Keep each --exec command's stdout as its job's result (shown by `weir
+    /// job`): as is when it is JSON, else as a JSON string; over 64 KiB fails
+    /// the job. Without it, stdout goes to the worker's own.
+    #[arg(long)]
+    pub exec_result: bool,
     /// Cap the address space of each --exec command at this many MiB.
     #[arg(long, value_name = "MB")]
     pub memory_per_job: Option<u64>,

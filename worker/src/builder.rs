@@ -169,7 +169,7 @@ impl WorkerBuilder {
             Err(e) => self.errors.push(e),
         }
         for spec in &args.exec {
-            let h = ExecHandler::new(spec.command.clone(), args.memory_per_job);
+            let h = ExecHandler::new(spec.command.clone(), args.memory_per_job).keep_stdout(args.exec_result);
             self = self.handler(spec.kind.clone(), h);
         }
         self
@@ -185,6 +185,20 @@ impl WorkerBuilder {
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
         self.handler(J::KIND, TypedFn { f, _job: std::marker::PhantomData::<fn() -> J> })
+    }
+
+    /// Handles jobs of type `J` whose handler returns a value: it is kept as
+    /// the job's result (JSON, at most 64 KiB; see [`JobContext::set_result`]).
+    pub fn handle_result<J, R, Fut>(self, f: impl Fn(J, JobContext) -> Fut + Send + Sync + 'static) -> Self
+    where
+        J: Job,
+        R: serde::Serialize,
+        Fut: Future<Output = Result<R, JobError>> + Send + 'static,
+    {
+        self.handle::<J, _>(move |job, ctx| {
+            let run = f(job, ctx.clone());
+            async move { ctx.set_result(&run.await?) }
+        })
     }
 
     /// Handles jobs of `kind` from their raw envelope.

@@ -11,6 +11,7 @@ use crate::handler::Handler;
 use futures::future::BoxFuture;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::time::Duration;
@@ -26,11 +27,46 @@ const STDERR_LINES: usize = 20;
 pub struct ExecHandler {
     command: String,
     memory_mb: Option<u64>,
+    keep_stdout: bool,
 }
 
 impl ExecHandler {
     pub fn new(command: String, memory_mb: Option<u64>) -> Self {
-        ExecHandler { command, memory_mb }
+        ExecHandler { command, memory_mb, keep_stdout: false }
+    }
+
+    /// Keeps the command's stdout as the job's result (`--exec-result`): as
+    /// is when it is JSON, else as a JSON string; over 64 KiB fails the job.
+    pub fn keep_stdout(self, keep: bool) -> Self {
+        ExecHandler { keep_stdout: keep, ..self }
+    }
+}
+
+/// Reads all of `out`, keeping at most one byte past the result limit (so
+/// "too large" is known without holding it all).
+async fn read_capped(out: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let cap = weir_broker::bounds::MAX_RESULT_BYTES + 1;
+    let mut kept = Vec::new();
+    let mut out = out;
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = out.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = cap.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    kept
+}
+
+/// The job's result from a command's stdout.
+fn stdout_result(ctx: &JobContext, out: &[u8]) -> Result<(), JobError> {
+    let text = String::from_utf8_lossy(out);
+    let text = text.trim_end();
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(json) => ctx.set_result(json),
+        Err(_) => ctx.set_result(text),
     }
 }
 
@@ -86,7 +122,7 @@ impl ExecHandler {
             .env("WEIR_QUEUE", ctx.queue.as_str())
             .env("WEIR_KIND", &ctx.kind)
             .stdin(Stdio::piped())
-            .stdout(Stdio::inherit())
+            .stdout(if self.keep_stdout { Stdio::piped() } else { Stdio::inherit() })
             .stderr(Stdio::piped())
             .process_group(0);
         let mut child = cmd.spawn().map_err(|e| JobError::retry(format!("cannot start {:?}: {e}", self.command)))?;
@@ -111,14 +147,21 @@ impl ExecHandler {
             }
             tail
         };
-        let (_, tail, status) = tokio::select! {
-            r = async { tokio::join!(feed, tail, child.wait()) } => r,
+        let stdout = child.stdout.take();
+        let out = async move {
+            match stdout {
+                Some(s) => read_capped(s).await,
+                None => Vec::new(),
+            }
+        };
+        let (_, tail, out, status) = tokio::select! {
+            r = async { tokio::join!(feed, tail, out, child.wait()) } => r,
             // Timeout or forced stop: the guard ends the group as this returns.
             _ = ctx.cancelled().cancelled() => return Err(JobError::retry("cancelled")),
         };
         let status = status.map_err(|e| JobError::retry(format!("waiting for {:?}: {e}", self.command)))?;
         if status.success() {
-            return Ok(());
+            return if self.keep_stdout { stdout_result(&ctx, &out) } else { Ok(()) };
         }
         let how = match status.code() {
             Some(c) => format!("exit status {c}"),

@@ -1,7 +1,7 @@
 //! One attempt of one job: run its handler under the timeout with panics
 //! caught, then ack, fail (retry or bury) or leave it for release.
 use crate::config::lease_for;
-use crate::context::JobContext;
+use crate::context::{JobContext, Report};
 use crate::error::JobError;
 use crate::retry;
 use crate::worker::{Shared, StopReason};
@@ -14,10 +14,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use weir_broker::{FailOutcome, Lease, Reserved, format_duration};
+use weir_broker::{Done, FailOutcome, Lease, Reserved, format_duration};
 
 enum Outcome {
-    Done,
+    Done(Option<Box<serde_json::value::RawValue>>),
     Failed(JobError),
     /// Forced shutdown: the lease stays held, to be released.
     Released,
@@ -55,14 +55,26 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                         _ = cancel.cancelled() => {}
                     }
                 }
-                let ctx = JobContext::new(&envelope, lease.queue.clone(), lease.attempt, max_attempts, cancel.clone());
+                let report = Report::new(shared.broker.clone(), lease.clone());
+                let ctx = JobContext::new(
+                    &envelope,
+                    lease.queue.clone(),
+                    lease.attempt,
+                    max_attempts,
+                    cancel.clone(),
+                    report.clone(),
+                );
                 let call = AssertUnwindSafe(handler.call(envelope, ctx)).catch_unwind();
                 let stopped = || if shared.force.is_cancelled() { Outcome::Released } else { Outcome::Lost };
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => stopped(),
                     r = call => match r {
-                        Ok(Ok(())) => Outcome::Done,
+                        Ok(Ok(())) => match report.take_result() {
+                            Ok(result) => Outcome::Done(result),
+                            // A result that cannot be kept fails the job; it would again.
+                            Err(e) => Outcome::Failed(JobError::Fatal(e)),
+                        },
                         // A handler that gave up because it was cancelled
                         // (forced stop, lost lease) did not fail.
                         Ok(Err(_)) | Err(_) if cancel.is_cancelled() => stopped(),
@@ -79,10 +91,10 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
         };
         let elapsed = started.elapsed();
         let finished = match outcome {
-            Outcome::Done => {
+            Outcome::Done(result) => {
                 shared.leases.remove(&lease);
                 tracing::debug!(ms = elapsed.as_millis() as u64, "job done");
-                shared.acker.ack(lease, elapsed);
+                shared.acker.ack(Done { lease, run_time: elapsed, result });
                 true
             }
             Outcome::Failed(JobError::RateLimited { message, after, hold }) => {

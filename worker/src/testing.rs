@@ -50,7 +50,7 @@ where
 {
     let envelope = envelope_of(&job)?;
     let queue = QueueName::new(J::QUEUE).map_err(|e| JobError::Fatal(e.to_string()))?;
-    let ctx = JobContext::new(&envelope, queue, attempt, J::MAX_ATTEMPTS, CancellationToken::new());
+    let ctx = JobContext::new(&envelope, queue, attempt, J::MAX_ATTEMPTS, CancellationToken::new(), Default::default());
     let typed = TypedFn { f: handler, _job: std::marker::PhantomData::<fn() -> J> };
     typed.call(envelope, ctx).await
 }

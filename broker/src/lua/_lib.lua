@@ -8,6 +8,7 @@
 --   u:<id>  unique key, when the job has one
 --   e:<id>  JSON array of {attempt, at, error} for failed attempts
 --   r:<id>  rate key, when the job has one
+--   p:<id>  JSON {percent, message, at} of the running attempt's latest progress
 -- Field names are built here; keys never are (Redis Cluster).
 
 local function f_env(id) return 'j:' .. id end
@@ -16,9 +17,10 @@ local function f_max(id) return 'm:' .. id end
 local function f_unq(id) return 'u:' .. id end
 local function f_err(id) return 'e:' .. id end
 local function f_rky(id) return 'r:' .. id end
+local function f_prg(id) return 'p:' .. id end
 
 local function job_fields(id)
-  return f_env(id), f_att(id), f_max(id), f_unq(id), f_err(id), f_rky(id)
+  return f_env(id), f_att(id), f_max(id), f_unq(id), f_err(id), f_rky(id), f_prg(id)
 end
 
 -- Now, by the Redis server's clock: one clock for the whole fleet, whatever
