@@ -295,5 +295,6 @@ fn state_name(s: JobState) -> &'static str {
         JobState::Delayed => "delayed",
         JobState::Active => "active",
         JobState::Dead => "dead",
+        JobState::Done => "done",
     }
 }
