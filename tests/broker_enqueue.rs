@@ -184,3 +184,61 @@ async fn duplicates_within_one_batch_are_caught() {
     let info = b.job(&q("d"), "same-id").await.unwrap().unwrap();
     assert_eq!(info.parse_envelope().unwrap().unwrap().payload.get(), "1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enqueues_share_script_calls_and_each_gets_its_own_result() {
+    let server = util::RedisServer::start();
+    let b = Broker::connect(&server.url(), BrokerConfig::default()).await.unwrap();
+    b.enqueue(job("c", "k", "0")).await.unwrap(); // registers the queue
+    server.cmd(&["CONFIG", "RESETSTAT"]).unwrap();
+    // 300 at once, plus 10 replays of one caller-chosen id among them.
+    let fresh = (1..=300).map(|i| b.enqueue(job("c", "k", &i.to_string())));
+    let replays = (0..10).map(|_| {
+        let mut j = job("c", "k", "\"replay\"");
+        j.id = Some("replayed-id".into());
+        b.enqueue(j)
+    });
+    let fresh = futures::future::join_all(fresh);
+    let replays = futures::future::join_all(replays);
+    let (fresh, replays) = tokio::join!(fresh, replays);
+    let (calls, hexists) = (server.command_calls("evalsha"), server.command_calls("hexists"));
+    assert!(calls < 310 / 4, "310 concurrent enqueues took {calls} script calls: they did not share");
+    // Fresh ids skip the existence check; only the replays' calls make it.
+    assert!((1..=10).contains(&hexists), "{hexists} HEXISTS: {:?}", server.command_table());
+    let fresh: Vec<_> = fresh.into_iter().map(Result::unwrap).collect();
+    assert!(fresh.iter().all(|e| e.created));
+    let ids: std::collections::HashSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids.len(), 300, "every caller got its own job's id");
+    let replays: Vec<_> = replays.into_iter().map(Result::unwrap).collect();
+    assert!(replays.iter().all(|e| e.id == "replayed-id"), "{replays:?}");
+    assert_eq!(
+        replays.iter().filter(|e| e.created).count(),
+        1,
+        "one replay created it, the others found it: {replays:?}"
+    );
+    assert_eq!(b.stats(&q("c")).await.unwrap().pending, 302);
+    // Each payload went with its own id.
+    for e in fresh.iter().step_by(37) {
+        let env = b.job(&q("c"), &e.id).await.unwrap().unwrap().parse_envelope().unwrap().unwrap();
+        assert_eq!(env.id, e.id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_enqueue_call_that_fails_fails_every_job_it_carried_and_writes_nothing() {
+    let b = util::broker("shared-fail").await;
+    let pending = b.keys(&q("w")).pending.clone();
+    b.query::<()>(weir::broker::redis::cmd("SET").arg(&pending).arg("oops")).await.unwrap();
+    let all = futures::future::join_all((0..50).map(|i| b.enqueue(job("w", "k", &i.to_string())))).await;
+    for r in &all {
+        let err = r.as_ref().unwrap_err();
+        assert!(err.to_string().contains("WRONGTYPE") && err.to_string().contains("pending"), "{err}");
+    }
+    let jobs: u64 = b.query(weir::broker::redis::cmd("HLEN").arg(&b.keys(&q("w")).jobs)).await.unwrap();
+    assert_eq!(jobs, 0, "no job was half-written");
+    // The lane is free again: once the key is repaired, enqueues go through.
+    b.query::<()>(weir::broker::redis::cmd("DEL").arg(&pending)).await.unwrap();
+    let ok = futures::future::join_all((0..20).map(|i| b.enqueue(job("w", "k", &i.to_string())))).await;
+    assert!(ok.iter().all(|r| r.as_ref().is_ok_and(|e| e.created)), "{ok:?}");
+    assert_eq!(b.stats(&q("w")).await.unwrap().pending, 20);
+}

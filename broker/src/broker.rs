@@ -122,6 +122,8 @@ pub(crate) struct Inner {
     /// Queues whose node failed a reserve on a cluster, resting until the
     /// given time with the rest they last got (reserve.rs).
     pub resting: Mutex<HashMap<QueueName, (std::time::Instant, Duration)>>,
+    /// Concurrent single enqueues waiting to share a script call (enqueue.rs).
+    pub lanes: Mutex<crate::enqueue::Lanes>,
 }
 
 impl Broker {
@@ -142,6 +144,7 @@ impl Broker {
                 registered: Mutex::new(HashSet::new()),
                 rules: Mutex::new(Default::default()),
                 resting: Mutex::new(HashMap::new()),
+                lanes: Mutex::new(Default::default()),
             }),
         };
         broker.load_scripts().await?;

@@ -144,6 +144,9 @@ struct Prepared {
     queue: QueueName,
     args: [Arg; 8],
     id: String,
+    /// The id was just generated (a new ULID), not chosen by the caller: no
+    /// job can hold it yet, so the script need not look (`ids_fresh`).
+    fresh: bool,
 }
 
 impl Broker {
@@ -155,6 +158,7 @@ impl Broker {
     fn prepare(&self, job: NewJob, now: i64) -> Result<Prepared> {
         self.validate(&job)?;
         crate::bounds::job(&job, now)?;
+        let fresh = job.id.is_none();
         let id = job.id.unwrap_or_else(new_id);
         // The run time as this process sees it, for the envelope's
         // informational `run_at`; the script places the job by Redis's clock.
@@ -195,6 +199,7 @@ impl Broker {
                 env.rate_key.clone().unwrap_or_default().into(),
             ],
             id,
+            fresh,
         })
     }
 
@@ -219,22 +224,61 @@ impl Broker {
         Ok(())
     }
 
-    fn enqueue_args(&self, groups: impl Iterator<Item = [Arg; 8]>) -> Vec<Arg> {
-        let mut args = vec![self.clock_arg(), ms(self.config().unique_ttl).into()];
+    /// enqueue.lua's `ARGV`: the fixed values, then one group per job.
+    /// `fresh`: every id of the call was just generated (`ids_fresh`).
+    fn enqueue_args(&self, fresh: bool, groups: impl Iterator<Item = [Arg; 8]>) -> Vec<Arg> {
+        let mut args = vec![self.clock_arg(), ms(self.config().unique_ttl).into(), Arg::from(u32::from(fresh))];
         for g in groups {
             args.extend(g);
         }
         args
     }
 
-    /// Enqueues one job.
+    /// One enqueue.lua call with these jobs of one queue; results in order.
+    async fn enqueue_call(&self, queue: &QueueName, fresh: bool, groups: Vec<[Arg; 8]>) -> Result<Vec<Enqueued>> {
+        let want = groups.len();
+        let args = self.enqueue_args(fresh, groups.into_iter());
+        let out = parse_results(self.eval(&self.inner.scripts.enqueue, queue, args).await?)?;
+        if out.len() != want {
+            return Err(Error::protocol("enqueue", format!("{} results for {want} jobs", out.len())));
+        }
+        Ok(out)
+    }
+
+    /// Enqueues one job. Concurrent calls of this process for one queue
+    /// share script calls (see [`Lanes`]): a lone caller sends its job at
+    /// once, as before; callers that arrive while [`LANE_CALLS`] calls are
+    /// in flight for the queue go out together in the next one.
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         let now = self.now_ms();
         let p = self.prepare(job, now)?;
         self.register_queues(std::iter::once(&p.queue)).await?;
-        let args = self.enqueue_args(std::iter::once(p.args));
-        let reply = self.eval(&self.inner.scripts.enqueue, &p.queue, args).await?;
-        parse_results(reply)?.pop().ok_or_else(|| Error::protocol("enqueue", "empty reply"))
+        let lane = (p.queue, p.fresh);
+        let args = {
+            let mut lanes = self.inner.lanes.lock().expect("lanes lock");
+            let l = lanes.entry(lane.clone());
+            if l.in_flight < LANE_CALLS {
+                l.in_flight += 1;
+                Ok(p.args)
+            } else {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                l.waiting.push((p.args, tx));
+                Err(rx)
+            }
+        };
+        let args = match args {
+            Ok(args) => args,
+            Err(rx) => {
+                return rx
+                    .await
+                    .unwrap_or_else(|_| Err(Error::protocol("enqueue", "the call carrying this job was dropped")));
+            }
+        };
+        // Whatever happens to this call (done, failed, or dropped by the
+        // caller), the lane's next batch goes out after it.
+        let _next = LaneTurn { broker: self, lane: Some(lane.clone()) };
+        let mut out = self.enqueue_call(&lane.0, lane.1, vec![args]).await?;
+        out.pop().ok_or_else(|| Error::protocol("enqueue", "empty reply"))
     }
 
     /// Enqueues many jobs in one pipelined round trip (jobs of one queue go
@@ -249,10 +293,10 @@ impl Broker {
         }
         self.register_queues(prepared.iter().map(|p| &p.queue)).await?;
         // Group by queue, remembering each job's input position.
-        let mut by_queue: HashMap<QueueName, Vec<(usize, [Arg; 8])>> = HashMap::new();
+        let mut by_queue: HashMap<QueueName, Vec<(usize, [Arg; 8], bool)>> = HashMap::new();
         for (i, p) in prepared.into_iter().enumerate() {
             debug_assert!(!p.id.is_empty());
-            by_queue.entry(p.queue).or_default().push((i, p.args));
+            by_queue.entry(p.queue).or_default().push((i, p.args, p.fresh));
         }
         let total: usize = by_queue.values().map(Vec::len).sum();
         let mut positions = Vec::new();
@@ -261,8 +305,9 @@ impl Broker {
             let mut items = items.into_iter().peekable();
             while items.peek().is_some() {
                 let chunk: Vec<_> = items.by_ref().take(BATCH).collect();
-                positions.push(chunk.iter().map(|(i, _)| *i).collect::<Vec<_>>());
-                let args = self.enqueue_args(chunk.into_iter().map(|(_, a)| a));
+                positions.push(chunk.iter().map(|(i, _, _)| *i).collect::<Vec<_>>());
+                let fresh = chunk.iter().all(|(_, _, fresh)| *fresh);
+                let args = self.enqueue_args(fresh, chunk.into_iter().map(|(_, a, _)| a));
                 calls.push((&self.inner.scripts.enqueue, queue.clone(), args));
             }
         }
@@ -274,6 +319,96 @@ impl Broker {
             }
         }
         out.into_iter().map(|r| r.ok_or_else(|| Error::protocol("enqueue", "missing result"))).collect()
+    }
+}
+
+/// Script calls that concurrent [`Broker::enqueue`]s may have in flight
+/// per queue at once. Two keep Redis busy while the next batch gathers.
+pub(crate) const LANE_CALLS: usize = 2;
+
+/// A job waiting for the next call of its lane, and where its result goes.
+type Waiting = ([Arg; 8], tokio::sync::oneshot::Sender<Result<Enqueued>>);
+
+/// Concurrent single enqueues of this process, per lane: a queue, and
+/// whether the ids are fresh (calls with caller-chosen ids keep the
+/// existence check, so they never share a call with fresh ones). At most
+/// [`LANE_CALLS`] script calls are in flight per lane; jobs that arrive
+/// meanwhile wait and go out together, up to [`BATCH`] per call, as soon as
+/// a call returns. Each job gets its own result; a call that fails fails
+/// every job it carried (the script writes nothing before it can fail).
+#[derive(Debug, Default)]
+pub(crate) struct Lanes(HashMap<(QueueName, bool), Lane>);
+
+#[derive(Debug, Default)]
+struct Lane {
+    in_flight: usize,
+    waiting: Vec<Waiting>,
+}
+
+impl Lanes {
+    fn entry(&mut self, lane: (QueueName, bool)) -> &mut Lane {
+        self.0.entry(lane).or_default()
+    }
+
+    /// A call of `lane` has ended: the jobs that waited for it (at most
+    /// [`BATCH`]) to carry next, or None when none wait (the call's slot is
+    /// then free, and an idle lane is forgotten).
+    fn next(&mut self, lane: &(QueueName, bool)) -> Option<Vec<Waiting>> {
+        let l = self.0.get_mut(lane)?;
+        if l.waiting.is_empty() {
+            l.in_flight = l.in_flight.saturating_sub(1);
+            if l.in_flight == 0 {
+                self.0.remove(lane);
+            }
+            return None;
+        }
+        let take = l.waiting.len().min(BATCH);
+        Some(l.waiting.drain(..take).collect())
+    }
+}
+
+/// Held by a caller whose job went out in its own call; when dropped, the
+/// lane's waiting jobs go out in a task of their own.
+struct LaneTurn<'a> {
+    broker: &'a Broker,
+    lane: Option<(QueueName, bool)>,
+}
+
+impl Drop for LaneTurn<'_> {
+    fn drop(&mut self) {
+        let Some(lane) = self.lane.take() else { return };
+        let Some(batch) = self.broker.inner.lanes.lock().expect("lanes lock").next(&lane) else { return };
+        let broker = self.broker.clone();
+        // Outside a runtime (it is shutting down) the waiting senders drop
+        // with `batch`, and each waiter gets an error.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(broker.carry(lane, batch));
+        }
+    }
+}
+
+impl Broker {
+    /// Sends waiting jobs of `lane`, batch after batch, until none wait.
+    async fn carry(self, lane: (QueueName, bool), mut batch: Vec<Waiting>) {
+        loop {
+            let (groups, replies): (Vec<[Arg; 8]>, Vec<_>) = batch.into_iter().unzip();
+            match self.enqueue_call(&lane.0, lane.1, groups).await {
+                Ok(results) => {
+                    for (r, tx) in results.into_iter().zip(replies) {
+                        let _ = tx.send(Ok(r));
+                    }
+                }
+                Err(e) => {
+                    for tx in replies {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+            }
+            match self.inner.lanes.lock().expect("lanes lock").next(&lane) {
+                Some(next) => batch = next,
+                None => return,
+            }
+        }
     }
 }
 

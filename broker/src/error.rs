@@ -2,7 +2,9 @@ use std::time::Duration;
 
 /// Everything the broker can refuse or fail at. Bad input is refused before
 /// anything is written.
-#[derive(Debug, thiserror::Error)]
+/// Clone: one failed script call can fail several callers' jobs (the
+/// enqueues that shared it).
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     #[error("invalid queue name {name:?}: {reason}")]

@@ -80,7 +80,7 @@ impl Scripts {
             enqueue: Op::new(
                 "enqueue",
                 &[Pending, Delayed, Jobs, Unique, Wake, Conf],
-                &["clock_offset_ms", "default_unique_ttl_ms"],
+                &["clock_offset_ms", "default_unique_ttl_ms", "ids_fresh"],
                 include_str!("lua/enqueue.lua"),
             ),
             reserve: Op::new(
