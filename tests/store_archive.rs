@@ -2,9 +2,9 @@
 //! store (write, then remove; idempotent), and `weir failed` reads, retries
 //! and purges them.
 use crate::broker_enqueue::q;
+use crate::on_every_store;
 use crate::store_support::{self as s, dead_job};
 use crate::util;
-use sqlx::PgPool;
 use std::time::Duration;
 use weir::broker::{JobState, Selector};
 use weir_store::{Archiver, ArchiverConfig, DeadRecord, Services, ServicesConfig, Store};
@@ -13,9 +13,9 @@ fn archiver(b: &weir::broker::Broker, store: &Store) -> Archiver {
     Archiver::new(b.clone(), store.clone(), ArchiverConfig::default())
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn dead_job_is_archived_with_every_error_then_removed_from_redis(pool: PgPool) {
-    let store = Store::from_pg_pool(pool);
+on_every_store! {
+async fn dead_job_is_archived_with_every_error_then_removed_from_redis(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("archive").await;
     let id = dead_job(&b, "mail", "send", r#"{"to":"a@b"}"#, 3).await;
     let other = dead_job(&b, "mail", "other", "1", 1).await;
@@ -53,10 +53,11 @@ async fn dead_job_is_archived_with_every_error_then_removed_from_redis(pool: PgP
     let out = s::run_err(s::weir(&prefix, &url).args(["failed", "show", "NOPE"]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no archived job with id \"NOPE\""));
 }
+}
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn crash_between_archive_write_and_redis_removal_loses_nothing_and_doubles_nothing(pool: PgPool) {
-    let store = Store::from_pg_pool(pool);
+on_every_store! {
+async fn crash_between_archive_write_and_redis_removal_loses_nothing_and_doubles_nothing(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("archive-crash").await;
     let id = dead_job(&b, "q", "k", "7", 2).await;
     let a = archiver(&b, &store);
@@ -72,10 +73,11 @@ async fn crash_between_archive_write_and_redis_removal_loses_nothing_and_doubles
     assert!(b.job(&q("q"), &id).await.unwrap().is_none());
     assert_eq!(a.pass().await.unwrap(), 0);
 }
+}
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn retry_puts_the_job_back_with_attempts_reset_and_it_runs(pool: PgPool) {
-    let store = Store::from_pg_pool(pool);
+on_every_store! {
+async fn retry_puts_the_job_back_with_attempts_reset_and_it_runs(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("retry").await;
     let id = dead_job(&b, "r", "k", r#"{"n":1}"#, 2).await;
     let id2 = dead_job(&b, "r", "k2", r#"{"n":2}"#, 1).await;
@@ -109,10 +111,10 @@ async fn retry_puts_the_job_back_with_attempts_reset_and_it_runs(pool: PgPool) {
     let out = util::run_ok(s::weir(&prefix, &url).args(["failed", "retry", "--all"]));
     assert!(out.starts_with("re-enqueued 0 jobs"), "{out}");
 }
+}
 
-#[tokio::test]
-async fn purge_removes_only_what_is_older() {
-    let db = s::sqlite("purge").await;
+on_every_store! {
+async fn purge_removes_only_what_is_older(db: TestStore) {
     let now = weir_store::store::now_ms();
     let record = |id: &str, age_days: i64| record(id, now - age_days * 86_400_000);
     db.store.archive(&[record("old", 10), record("older", 40), record("new", 1)]).await.unwrap();
@@ -122,10 +124,10 @@ async fn purge_removes_only_what_is_older() {
     assert_eq!(left, ["new"]);
     assert!(db.store.dead_job_errors("old").await.unwrap().is_empty(), "errors go with their job");
 }
+}
 
-#[tokio::test]
-async fn damaged_envelope_is_archived_listed_and_shown_raw_but_not_retried() {
-    let db = s::sqlite("damaged").await;
+on_every_store! {
+async fn damaged_envelope_is_archived_listed_and_shown_raw_but_not_retried(db: TestStore) {
     let b = util::broker("damaged").await;
     let k = b.keys(&q("d"));
     let redis = util::redis();
@@ -145,10 +147,10 @@ async fn damaged_envelope_is_archived_listed_and_shown_raw_but_not_retried() {
     let out = s::run_err(s::weir(&prefix, &url).args(["failed", "retry", "BAD1"]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("job BAD1 cannot be retried"));
 }
+}
 
-#[tokio::test]
-async fn archiver_service_runs_once_per_interval_across_the_fleet() {
-    let db = s::sqlite("service").await;
+on_every_store! {
+async fn archiver_service_runs_once_per_interval_across_the_fleet(db: TestStore) {
     let b = util::broker("archiver-service").await;
     let ids = [dead_job(&b, "s", "k", "1", 1).await, dead_job(&b, "s", "k", "2", 1).await];
     let config = ServicesConfig {
@@ -168,10 +170,10 @@ async fn archiver_service_runs_once_per_interval_across_the_fleet() {
         assert!(b.job(&q("s"), id).await.unwrap().is_none());
     }
 }
+}
 
-#[tokio::test]
-async fn failed_delete_removes_one_record_with_its_errors() {
-    let db = s::sqlite("delete-one").await;
+on_every_store! {
+async fn failed_delete_removes_one_record_with_its_errors(db: TestStore) {
     db.store.archive(&[record("one", 1), record("two", 1)]).await.unwrap();
     let out = util::run_ok(s::weir("fdelete", &db.url()).args(["failed", "delete", "one"]));
     assert_eq!(out.trim(), "deleted archived job one");
@@ -180,6 +182,7 @@ async fn failed_delete_removes_one_record_with_its_errors() {
     assert!(db.store.dead_job_errors("one").await.unwrap().is_empty(), "errors go with their job");
     let err = s::run_err(s::weir("fdelete", &db.url()).args(["failed", "delete", "one"]));
     assert!(String::from_utf8_lossy(&err.stderr).contains("no archived job with id \"one\""), "{err:?}");
+}
 }
 
 /// An archived record of a job of queue `q` that died at `died_at` with one error.

@@ -1,12 +1,12 @@
 //! History: the sampler books the broker's counters per queue per minute;
 //! `weir stats --history` prints them.
 use crate::broker_enqueue::{job, q};
+use crate::on_every_store;
 use crate::store_support as s;
 use crate::util;
-use sqlx::PgPool;
 use std::time::Duration;
 use weir::broker::{Broker, Selector};
-use weir_store::{HistoryConfig, HistorySampler, Store};
+use weir_store::{HistoryConfig, HistorySampler};
 
 /// Runs `n` jobs of `queue`: acks the first `ok`, fails the rest (retried later).
 async fn work(b: &Broker, queue: &str, n: usize, ok: usize) {
@@ -22,9 +22,9 @@ async fn work(b: &Broker, queue: &str, n: usize, ok: usize) {
     }
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn sampler_books_per_minute_differences_and_stats_prints_them(pool: PgPool) {
-    let store = Store::from_pg_pool(pool);
+on_every_store! {
+async fn sampler_books_per_minute_differences_and_stats_prints_them(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("history").await;
     let sampler = HistorySampler::new(b.clone(), store.clone(), HistoryConfig::default());
     work(&b, "a", 2, 2).await;
@@ -64,10 +64,10 @@ async fn sampler_books_per_minute_differences_and_stats_prints_them(pool: PgPool
     sampler.sample(t0 + 31 * 86_400_000).await.unwrap();
     assert!(store.history(0).await.unwrap().is_empty());
 }
+}
 
-#[tokio::test]
-async fn sqlite_history_and_counter_reset() {
-    let db = s::sqlite("history").await;
+on_every_store! {
+async fn a_counter_reset_books_the_new_counts(db: TestStore) {
     let b = util::broker("history-sqlite").await;
     let sampler = HistorySampler::new(b.clone(), db.store.clone(), HistoryConfig::default());
     work(&b, "c", 3, 3).await;
@@ -79,4 +79,5 @@ async fn sqlite_history_and_counter_reset() {
     let rows = db.store.history(0).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].minute, rows[0].processed, rows[0].failed), (60_000, 2, 0));
+}
 }

@@ -1,6 +1,7 @@
 //! Transactional enqueue: `client.enqueue_tx(&mut tx, job)` inside the app's
 //! own transaction, and the relay that moves committed rows to Redis.
 use crate::broker_enqueue::q;
+use crate::on_every_store;
 use crate::store_support as s;
 use crate::util;
 use serde::{Deserialize, Serialize};
@@ -28,41 +29,44 @@ async fn pending(b: &Broker) -> Vec<String> {
     b.list(&q("mail"), JobState::Pending, 10_000).await.unwrap()
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn postgres_rollback_enqueues_nothing_and_commit_enqueues_once_in_order(pool: PgPool) {
-    let store = Store::from_pg_pool(pool.clone());
-    let b = util::broker("outbox-pg").await;
+on_every_store! {
+async fn rollback_enqueues_nothing_and_commit_enqueues_once_in_order(db: TestStore) {
+    let store = db.store.clone();
+    let b = util::broker("outbox").await;
     let client = Client::from_broker(b.clone());
 
-    let mut tx = pool.begin().await.unwrap();
-    client.enqueue_tx(&mut tx, Email { n: 0 }).await.unwrap();
-    tx.rollback().await.unwrap();
+    db.enqueue_in_tx(&client, vec![Email { n: 0 }], false).await;
     assert_eq!(relay(&b, &store).drain().await.unwrap(), 0);
     assert!(pending(&b).await.is_empty(), "a rolled-back transaction enqueues nothing");
 
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("CREATE TABLE orders (id BIGINT)").execute(&mut *tx).await.unwrap();
-    let mut ids = Vec::new();
-    for n in 0..50 {
-        ids.push(client.enqueue_tx(&mut tx, Email { n }).await.unwrap());
-    }
-    assert_eq!(relay(&b, &store).drain().await.unwrap(), 0, "uncommitted rows are invisible to the relay");
-    tx.commit().await.unwrap();
+    let ids = db.enqueue_in_tx(&client, (0..50).map(|n| Email { n }).collect(), true).await;
     assert_eq!(relay(&b, &store).drain().await.unwrap(), 50);
     assert_eq!(pending(&b).await, ids, "every job once, in the transaction's order");
     assert_eq!(store.outbox_len().await.unwrap(), 0);
 }
+}
+
+#[sqlx::test(migrations = "migrations/postgres")]
+async fn uncommitted_rows_beside_the_apps_own_statements_are_invisible_to_the_relay(pool: PgPool) {
+    let store = Store::from_pg_pool(pool.clone());
+    let b = util::broker("outbox-uncommitted").await;
+    let client = Client::from_broker(b.clone());
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("CREATE TABLE orders (id BIGINT)").execute(&mut *tx).await.unwrap();
+    let id = client.enqueue_tx(&mut tx, Email { n: 1 }).await.unwrap();
+    assert_eq!(relay(&b, &store).drain().await.unwrap(), 0, "uncommitted rows are invisible to the relay");
+    tx.commit().await.unwrap();
+    assert_eq!(relay(&b, &store).drain().await.unwrap(), 1);
+    assert_eq!(pending(&b).await, [id]);
+}
 
 #[tokio::test]
-async fn sqlite_rollback_enqueues_nothing_and_commit_enqueues_once_in_order() {
+async fn sqlite_enqueue_with_options_through_weir_relay_once() {
     let db = s::sqlite("outbox").await;
     let pool = db.store.sqlite_pool().unwrap().clone();
     let b = util::broker("outbox-sqlite").await;
     let client = Client::from_broker(b.clone());
 
-    let mut tx = pool.begin().await.unwrap();
-    client.enqueue_tx(&mut tx, Email { n: 0 }).await.unwrap();
-    tx.rollback().await.unwrap();
     let mut tx = pool.begin().await.unwrap();
     let mut ids = Vec::new();
     for n in 0..20 {
@@ -78,17 +82,12 @@ async fn sqlite_rollback_enqueues_nothing_and_commit_enqueues_once_in_order() {
     assert_eq!((env.kind.as_str(), env.payload.get(), env.max_attempts), ("email", r#"{"n":3}"#, 3));
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn relay_killed_mid_batch_still_enqueues_each_job_exactly_once(pool: PgPool) {
-    let store = Store::from_pg_pool(pool.clone());
+on_every_store! {
+async fn relay_killed_mid_batch_still_enqueues_each_job_exactly_once(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("outbox-crash").await;
     let client = Client::from_broker(b.clone());
-    let mut tx = pool.begin().await.unwrap();
-    let mut ids = Vec::new();
-    for n in 0..10 {
-        ids.push(client.enqueue_tx(&mut tx, Email { n }).await.unwrap());
-    }
-    tx.commit().await.unwrap();
+    let ids = db.enqueue_in_tx(&client, (0..10).map(|n| Email { n }).collect(), true).await;
 
     let r = relay(&b, &store);
     let rows = store.outbox_fetch(100).await.unwrap();
@@ -102,10 +101,11 @@ async fn relay_killed_mid_batch_still_enqueues_each_job_exactly_once(pool: PgPoo
     assert_eq!(pending(&b).await, ids, "exactly one job per row");
     assert_eq!(store.outbox_len().await.unwrap(), 0);
 }
+}
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn weir_relay_killed_and_restarted_delivers_every_job_once(pool: PgPool) {
-    let store = Store::from_pg_pool(pool.clone());
+on_every_store! {
+async fn weir_relay_killed_and_restarted_delivers_every_job_once(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("outbox-kill").await;
     let client = Client::from_broker(b.clone());
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_weir"))
@@ -117,11 +117,7 @@ async fn weir_relay_killed_and_restarted_delivers_every_job_once(pool: PgPool) {
         .unwrap();
     let mut ids = Vec::new();
     for batch in 0..20 {
-        let mut tx = pool.begin().await.unwrap();
-        for n in 0..25 {
-            ids.push(client.enqueue_tx(&mut tx, Email { n: batch * 25 + n }).await.unwrap());
-        }
-        tx.commit().await.unwrap();
+        ids.extend(db.enqueue_in_tx(&client, (0..25).map(|n| Email { n: batch * 25 + n }).collect(), true).await);
     }
     // SIGKILL wherever it is: mid-batch, between enqueue and delete, or idle.
     child.start_kill().unwrap();
@@ -135,20 +131,20 @@ async fn weir_relay_killed_and_restarted_delivers_every_job_once(pool: PgPool) {
     assert_eq!(got, want, "each committed job exactly once");
     assert_eq!(store.outbox_len().await.unwrap(), 0);
 }
+}
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn invalid_outbox_row_goes_to_the_archive_not_to_redis(pool: PgPool) {
-    let store = Store::from_pg_pool(pool.clone());
+on_every_store! {
+async fn invalid_outbox_row_goes_to_the_archive_not_to_redis(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("outbox-bad").await;
-    sqlx::query("INSERT INTO weir_outbox (id, queue, job, created_at) VALUES ('BADROW', 'mail', '{\"kind\":\"x\"', 0)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    db.execute("INSERT INTO weir_outbox (id, queue, job, created_at) VALUES ('BADROW', 'mail', '{\"kind\":\"x\"', 0)")
+        .await;
     assert_eq!(relay(&b, &store).drain().await.unwrap(), 1);
     assert_eq!(store.outbox_len().await.unwrap(), 0);
     let dead = store.dead_job("BADROW").await.unwrap().expect("archived with the reason");
     assert!(dead.last_error.unwrap().starts_with("outbox row 1: invalid outbox row"), "reason kept");
     assert!(pending(&b).await.is_empty());
+}
 }
 
 /// Commit-to-Redis latency with the relay service running (printed, not asserted).
@@ -185,38 +181,18 @@ async fn latency(name: &str, b: &Broker, store: &Store, mut commit: impl AsyncFn
     );
 }
 
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn postgres_relay_service_delivers_commits(pool: PgPool) {
-    let store = Store::from_pg_pool(pool.clone());
-    let b = util::broker("latency-pg").await;
+on_every_store! {
+async fn relay_service_delivers_commits(db: TestStore) {
+    let b = util::broker("latency").await;
     let client = Client::from_broker(b.clone());
-    latency("postgres (LISTEN/NOTIFY)", &b, &store, async |n| {
-        let mut tx = pool.begin().await.unwrap();
-        let id = client.enqueue_tx(&mut tx, Email { n }).await.unwrap();
-        tx.commit().await.unwrap();
-        id
-    })
-    .await;
+    let name = if db.store.pg_pool().is_some() { "postgres (LISTEN/NOTIFY)" } else { "sqlite (50 ms poll)" };
+    latency(name, &b, &db.store, async |n| db.enqueue_in_tx(&client, vec![Email { n }], true).await.remove(0)).await;
+}
 }
 
-#[tokio::test]
-async fn sqlite_relay_service_delivers_commits() {
-    let db = s::sqlite("latency").await;
-    let pool = db.store.sqlite_pool().unwrap().clone();
-    let b = util::broker("latency-sqlite").await;
-    let client = Client::from_broker(b.clone());
-    latency("sqlite (50 ms poll)", &b, &db.store, async |n| {
-        let mut tx = pool.begin().await.unwrap();
-        let id = client.enqueue_tx(&mut tx, Email { n }).await.unwrap();
-        tx.commit().await.unwrap();
-        id
-    })
-    .await;
-}
-
-#[sqlx::test(migrations = "migrations/postgres")]
-async fn one_relay_at_a_time_and_a_standby_takes_over(pool: PgPool) {
-    let store = Store::from_pg_pool(pool.clone());
+on_every_store! {
+async fn one_relay_at_a_time_and_a_standby_takes_over(db: TestStore) {
+    let store = db.store.clone();
     let b = util::broker("relay-failover").await;
     let client = Client::from_broker(b.clone());
     let config = weir_store::ServicesConfig {
@@ -228,12 +204,7 @@ async fn one_relay_at_a_time_and_a_standby_takes_over(pool: PgPool) {
     let second = weir_store::Services::start(&b, &store, config);
     let lock = weir::broker::keys::store_lock(b.prefix(), "relay");
     let holder = |r: String| r.lines().last().unwrap_or("").to_string();
-    let commit = async |n: u32| {
-        let mut tx = pool.begin().await.unwrap();
-        let id = client.enqueue_tx(&mut tx, Email { n }).await.unwrap();
-        tx.commit().await.unwrap();
-        id
-    };
+    let commit = async |n: u32| db.enqueue_in_tx(&client, vec![Email { n }], true).await.remove(0);
     let arrives = async |id: String| {
         util::eventually(Duration::from_secs(10), async || b.job(&q("mail"), &id).await.unwrap().is_some()).await
     };
@@ -247,4 +218,5 @@ async fn one_relay_at_a_time_and_a_standby_takes_over(pool: PgPool) {
     assert_eq!(util::redis().cmd(&["EXISTS", &lock]).unwrap().trim(), ":0", "released at stop");
     commit(3).await;
     assert_eq!(store.outbox_len().await.unwrap(), 1, "no relay runs after both stopped");
+}
 }

@@ -93,3 +93,94 @@ pub async fn dead_job(b: &Broker, queue: &str, kind: &str, payload: &str, attemp
     }
     id
 }
+
+/// One test's store, on either driver: a PostgreSQL database of
+/// `#[sqlx::test]` or a SQLite temp file. [`on_every_store!`] runs a test
+/// body once with each, so every store test covers both drivers.
+pub struct TestStore {
+    pub store: Store,
+    /// Keeps the SQLite file until the test ends.
+    _file: Option<SqliteStore>,
+}
+
+impl TestStore {
+    pub fn postgres(pool: sqlx::PgPool) -> TestStore {
+        TestStore { store: Store::from_pg_pool(pool), _file: None }
+    }
+
+    pub async fn sqlite(name: &str) -> TestStore {
+        let file = sqlite(name).await;
+        TestStore { store: file.store.clone(), _file: Some(file) }
+    }
+
+    /// The store's URL, for `weir --database-url`.
+    pub fn url(&self) -> String {
+        self.store.url().to_string()
+    }
+
+    /// Runs `sql` on the store's own pool (what an app or a damaged writer would do).
+    pub async fn execute(&self, sql: &'static str) {
+        match (self.store.pg_pool(), self.store.sqlite_pool()) {
+            (Some(pg), _) => drop(sqlx::query(sql).execute(pg).await.unwrap()),
+            (_, Some(lite)) => drop(sqlx::query(sql).execute(lite).await.unwrap()),
+            _ => unreachable!("a store is PostgreSQL or SQLite"),
+        }
+    }
+
+    /// Enqueues `jobs` with `enqueue_tx` in one app transaction on this
+    /// store's database, then commits it (or rolls it back). Returns the ids.
+    pub async fn enqueue_in_tx<J: weir::Job>(&self, client: &weir::Client, jobs: Vec<J>, commit: bool) -> Vec<String> {
+        match (self.store.pg_pool(), self.store.sqlite_pool()) {
+            (Some(pg), _) => in_tx(pg, client, jobs, commit).await,
+            (_, Some(lite)) => in_tx(lite, client, jobs, commit).await,
+            _ => unreachable!("a store is PostgreSQL or SQLite"),
+        }
+    }
+}
+
+async fn in_tx<DB: weir_store::OutboxDatabase, J: weir::Job>(
+    pool: &sqlx::Pool<DB>,
+    client: &weir::Client,
+    jobs: Vec<J>,
+    commit: bool,
+) -> Vec<String> {
+    use weir_store::EnqueueTx;
+    let mut tx = pool.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for job in jobs {
+        ids.push(client.enqueue_tx(&mut tx, job).await.unwrap());
+    }
+    if commit {
+        tx.commit().await.unwrap();
+    } else {
+        tx.rollback().await.unwrap();
+    }
+    ids
+}
+
+/// Defines a store test that runs on both drivers: a module named after the
+/// test with a `postgres` and a `sqlite` test, each calling the body with
+/// its [`TestStore`].
+#[macro_export]
+macro_rules! on_every_store {
+    ($(#[doc = $doc:literal])* async fn $name:ident($db:ident: TestStore) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::store_support::TestStore;
+
+            async fn body($db: TestStore) $body
+
+            #[sqlx::test(migrations = "migrations/postgres")]
+            async fn postgres(pool: sqlx::PgPool) {
+                body(TestStore::postgres(pool)).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body(TestStore::sqlite(stringify!($name)).await).await
+            }
+        }
+    };
+}

@@ -1,12 +1,12 @@
 //! `weir work --database-url`: a worker also archives dead jobs and relays
 //! the outbox (the store's services, one process at a time per fleet).
 use crate::broker_enqueue::{job, q};
+use crate::on_every_store;
 use crate::store_support as s;
 use crate::util;
 use crate::worker_support::WorkerProc;
 use std::time::Duration;
 use weir::Client;
-use weir_store::EnqueueTx;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Ping {
@@ -18,17 +18,13 @@ impl weir::Job for Ping {
     const QUEUE: &'static str = "svc";
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_worker_with_a_store_relays_the_outbox_and_archives_dead_jobs() {
-    let db = s::sqlite("worker-services").await;
+on_every_store! {
+async fn a_worker_with_a_store_relays_the_outbox_and_archives_dead_jobs(db: TestStore) {
     let prefix = util::prefix("worker-services");
     let b = util::broker_with(util::config(&prefix)).await;
     let dead = b.enqueue(job("svc", "weir.fail", r#"{"fatal":true,"message":"no such card"}"#)).await.unwrap().id;
-    let pool = db.store.sqlite_pool().unwrap().clone();
     let client = Client::from_broker(b.clone());
-    let mut tx = pool.begin().await.unwrap();
-    let relayed = client.enqueue_tx(&mut tx, Ping { n: 1 }).await.unwrap();
-    tx.commit().await.unwrap();
+    let relayed = db.enqueue_in_tx(&client, vec![Ping { n: 1 }], true).await.remove(0);
 
     let url = db.url();
     let mut w = WorkerProc::start(&prefix, &["--queues", "svc", "--database-url", &url]);
@@ -54,4 +50,5 @@ async fn a_worker_with_a_store_relays_the_outbox_and_archives_dead_jobs() {
     let _ = std::fs::remove_file(&empty);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("weir migrate"), "{}", String::from_utf8_lossy(&out.stderr));
+}
 }
