@@ -15,6 +15,7 @@ mod cli_basic;
 mod cluster;
 mod dead;
 mod demo;
+mod docs_architecture;
 mod faults;
 mod job_control;
 mod limits;
