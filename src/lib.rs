@@ -19,4 +19,7 @@ pub use weir_broker as broker;
 pub use weir_client::{Backoff, BrokerConfig, Client, Codec, Enqueued, Error, Job, Options, QueueName, Result};
 pub use weir_store as store;
 pub use weir_supervisor as supervisor;
+/// The dashboard (`weir web`) as an axum router (feature `web`, on by default).
+#[cfg(feature = "web")]
+pub use weir_web as web;
 pub use weir_worker as worker;

@@ -30,6 +30,8 @@ mod store_perf;
 mod store_schema;
 mod store_support;
 mod store_worker;
+mod web;
+mod web_support;
 mod worker_errors;
 mod worker_kill;
 mod worker_limits;

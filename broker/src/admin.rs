@@ -189,13 +189,7 @@ impl Broker {
     /// Ids in one state of a queue, oldest first, up to `limit`.
     pub async fn list(&self, queue: &QueueName, state: JobState, limit: usize) -> Result<Vec<String>> {
         let k = self.keys(queue);
-        let set = match state {
-            JobState::Pending => &k.pending,
-            JobState::Delayed => &k.delayed,
-            JobState::Active => &k.active,
-            JobState::Dead => &k.dead,
-            JobState::Done => &k.done,
-        };
+        let set = k.of_state(state);
         let stop = i64::try_from(limit.max(1)).unwrap_or(i64::MAX) - 1;
         self.query(redis::cmd("ZRANGE").arg(set).arg(0).arg(stop)).await
     }

@@ -96,6 +96,18 @@ impl QueueKeys {
         }
     }
 
+    /// The sorted set that holds jobs in `state`.
+    pub fn of_state(&self, state: crate::admin::JobState) -> &str {
+        use crate::admin::JobState;
+        match state {
+            JobState::Pending => &self.pending,
+            JobState::Delayed => &self.delayed,
+            JobState::Active => &self.active,
+            JobState::Dead => &self.dead,
+            JobState::Done => &self.done,
+        }
+    }
+
     pub fn new(prefix: &str, queue: &QueueName) -> Self {
         let k = |key: Key| format!("{prefix}:{{{queue}}}:{}", key.name());
         QueueKeys {

@@ -18,8 +18,9 @@
 //! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
-//!   [`admin`] (pause, resume, delete, stats), [`dead`] (the dead set: list,
-//!   count, show, retry, delete), [`status`] (a job by id), [`wait`] (idle wake-up).
+//!   [`admin`] (pause, resume, delete, stats), [`browse`] (a state's jobs page by
+//!   page, by rank), [`dead`] (the dead set: list, count, show, retry, delete),
+//!   [`status`] (a job by id), [`wait`] (idle wake-up).
 //! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
 //!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
@@ -35,6 +36,7 @@ pub mod admin;
 pub mod backoff;
 pub mod bounds;
 pub mod broker;
+pub mod browse;
 pub mod clock;
 pub mod codec;
 mod conn;

@@ -66,7 +66,7 @@ pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
 /// Job ids are ULIDs when weir makes them; callers that bring their own (the
 /// outbox relay, other languages) must keep to the queue-name alphabet, because
 /// ids become hash field names with `:` suffixes.
-pub(crate) fn validate_job_id(id: &str) -> Result<()> {
+pub fn validate_job_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > 64 || !id.chars().all(is_name_char) {
         return Err(Error::InvalidJobId(id.to_string()));
     }

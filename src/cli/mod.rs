@@ -14,6 +14,8 @@ mod pause;
 mod private_redis;
 mod relay;
 mod stats;
+#[cfg(feature = "web")]
+mod web;
 mod work;
 mod workers;
 
@@ -125,6 +127,9 @@ pub enum Command {
     Workers(workers::WorkersArgs),
     /// Ask one worker (by id) to finish its running jobs and exit.
     Drain(workers::DrainArgs),
+    /// Serve the dashboard: queues, jobs, dead jobs, workers, limits, autoscaler (docs/DASHBOARD.md).
+    #[cfg(feature = "web")]
+    Web(web::WebArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -146,6 +151,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Work(a) => work::run(&cli.conn, a).await,
         Command::Workers(a) => workers::run(&cli.conn, a).await,
         Command::Drain(a) => workers::drain(&cli.conn, a).await,
+        #[cfg(feature = "web")]
+        Command::Web(a) => web::run(&cli.conn, a).await,
     }
 }
 

@@ -1,0 +1,222 @@
+//! The dashboard's routes through the real `weir web` against the private
+//! Redis: status codes, escaping, CSRF, read-only, auth, base path, and
+//! paging a 100,000-job queue by rank.
+use crate::broker_enqueue::{job, q};
+use crate::store_support::dead_job;
+use crate::util;
+use crate::web_support::WebProc;
+use crate::worker_support::enqueue_n;
+use weir::broker::JobState;
+
+const XSS: &str = "<script>alert(1)</script>";
+
+/// GET `path` with the CSRF cookie of an earlier page, and its token.
+fn session(web: &WebProc, path: &str) -> (String, String) {
+    let page = web.get(path, &[]);
+    assert_eq!(page.status, 200, "{path}: {}", page.body);
+    (page.cookie("weir_csrf").expect("a CSRF cookie on the first page"), page.csrf())
+}
+
+#[tokio::test]
+async fn every_page_answers_and_escapes_what_it_shows() {
+    let b = util::broker("web-pages").await;
+    let kind = "<img src=x onerror=alert(2)>";
+    let dead = dead_job(&b, "mail", "send", &serde_json::json!({ "x": 1 }).to_string(), 2).await;
+    let id = b.enqueue(job("mail", kind, &serde_json::json!({ "note": XSS }).to_string())).await.unwrap().id;
+    let web = WebProc::start(b.prefix(), &[]);
+
+    let overview = web.get("/", &[]);
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains(r#"href="/queues/mail""#), "{}", overview.body);
+    let csp = overview.header("content-security-policy").expect("a CSP");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(overview.header("x-frame-options"), Some("DENY"));
+
+    let queue = web.get("/queues/mail", &[]);
+    assert_eq!(queue.status, 200);
+    assert!(queue.body.contains("&lt;img src=x onerror=alert(2)&gt;") && !queue.body.contains(kind), "kind escaped");
+    assert!(queue.body.contains(&id));
+
+    let page = web.get(&format!("/queues/mail/jobs/{id}"), &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", page.body);
+    assert!(!page.body.contains(XSS), "the payload reaches the page as text only");
+    assert!(!page.body.contains(kind));
+
+    let dead_page = web.get(&format!("/queues/mail/jobs/{dead}"), &[]);
+    assert_eq!(dead_page.status, 200);
+    assert!(dead_page.body.contains("boom 1") && dead_page.body.contains("boom 2"), "every error is shown");
+    assert!(web.get("/queues/mail?state=dead", &[]).body.contains(&dead));
+
+    for path in ["/workers", "/limits", "/autoscaler", "/assets/style.css", "/assets/app.js"] {
+        assert_eq!(web.get(path, &[]).status, 200, "{path}");
+    }
+    assert!(web.get("/assets/app.js", &[]).header("content-type").unwrap().starts_with("text/javascript"));
+
+    // Bad input: a clear 4xx, never a 500.
+    for (path, status) in [
+        ("/queues/nope", 404),
+        ("/queues/a%7Bb", 400),
+        ("/queues/mail?state=done", 400),
+        ("/queues/mail?page=0", 400),
+        ("/queues/mail?page=18446744073709551616", 400),
+        ("/queues/mail?page=99999", 404),
+        ("/queues/mail?id=no%20such", 400),
+        ("/queues/mail?id=01NOSUCHJOB", 404),
+        ("/queues/mail/jobs/bad%20id", 400),
+        ("/queues/mail/jobs/01NOSUCHJOB", 404),
+        ("/no/such/page", 404),
+    ] {
+        let r = web.get(path, &[]);
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert!(r.body.contains("<main>"), "{path}: an error page in the dashboard's shell");
+    }
+    let put = crate::web_support::http(&web.addr, "PUT", "/queues/mail/pause", &[], Some(""));
+    assert_eq!(put.status, 405);
+}
+
+#[tokio::test]
+async fn changes_need_a_post_with_the_csrf_token() {
+    let b = util::broker("web-csrf").await;
+    b.enqueue(job("billing", "k", "1")).await.unwrap();
+    let id = b.enqueue(job("billing", "k", "2")).await.unwrap().id;
+    let web = WebProc::start(b.prefix(), &[]);
+    let (cookie, token) = session(&web, "/queues/billing");
+    let cookie_h = [("Cookie", cookie.as_str())];
+
+    // No token, a wrong token, or a token without its cookie: refused, nothing changes.
+    assert_eq!(web.post("/queues/billing/pause", &cookie_h, "").status, 403);
+    assert_eq!(web.post("/queues/billing/pause", &cookie_h, "csrf=00000000000000000000000000000000").status, 403);
+    assert_eq!(web.post("/queues/billing/pause", &[], &format!("csrf={token}")).status, 403);
+    assert!(!b.stats(&q("billing")).await.unwrap().paused);
+    // GET never changes anything.
+    assert_eq!(web.get("/queues/billing/pause", &cookie_h).status, 405);
+
+    let r = web.post("/queues/billing/pause", &cookie_h, &format!("csrf={token}"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(b.stats(&q("billing")).await.unwrap().paused);
+    let page = web.get(r.header("location").unwrap(), &cookie_h);
+    assert!(page.body.contains("paused billing") && page.body.contains("Resume"), "{}", page.body);
+    assert_eq!(web.post("/queues/billing/resume", &cookie_h, &format!("csrf={token}")).status, 303);
+    assert!(!b.stats(&q("billing")).await.unwrap().paused);
+
+    let r = web.post(&format!("/queues/billing/jobs/{id}/delete"), &cookie_h, &format!("csrf={token}"));
+    assert_eq!(r.status, 303);
+    assert!(b.job(&q("billing"), &id).await.unwrap().is_none());
+    assert_eq!(web.post("/queues/nope/pause", &cookie_h, &format!("csrf={token}")).status, 404);
+
+    // Limits: set, refuse bad input with a 400, clear.
+    let r = web.post("/limits/billing", &cookie_h, &format!("csrf={token}&rate=5%2Fs&burst=2&concurrency=3"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let l = b.limits(&q("billing")).await.unwrap();
+    assert_eq!((l.rate.as_deref(), l.burst, l.concurrency), (Some("5/s"), Some(2), Some(3)));
+    for bad in ["rate=fast", "concurrency=0", "concurrency=99999999999", "burst=2", ""] {
+        let r = web.post("/limits/billing", &cookie_h, &format!("csrf={token}&{bad}"));
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    assert_eq!(web.post("/limits/billing/clear", &cookie_h, &format!("csrf={token}")).status, 303);
+    assert_eq!(b.limits(&q("billing")).await.unwrap(), Default::default());
+    assert_eq!(web.post("/workers/nobody/drain", &cookie_h, &format!("csrf={token}")).status, 404);
+}
+
+#[tokio::test]
+async fn read_only_hides_and_refuses_every_action() {
+    let b = util::broker("web-ro").await;
+    let id = b.enqueue(job("ro", "k", "1")).await.unwrap().id;
+    let web = WebProc::start(b.prefix(), &["--read-only"]);
+    let page = web.get("/queues/ro", &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("read-only") && !page.body.contains("method=\"post\""), "{}", page.body);
+    let cookie = page.cookie("weir_csrf").unwrap();
+    let job_page = web.get(&format!("/queues/ro/jobs/{id}"), &[("Cookie", &cookie)]);
+    assert!(!job_page.body.contains("method=\"post\""));
+    // Even with a good token (taken from a writable dashboard's form shape), 403.
+    let token = cookie.trim_start_matches("weir_csrf=");
+    let r = web.post("/queues/ro/pause", &[("Cookie", &cookie)], &format!("csrf={token}"));
+    assert_eq!(r.status, 403);
+    assert!(!b.stats(&q("ro")).await.unwrap().paused);
+    assert_eq!(b.job(&q("ro"), &id).await.unwrap().unwrap().state, Some(JobState::Pending));
+}
+
+#[tokio::test]
+async fn a_token_guards_every_page_and_other_addresses_need_one() {
+    let b = util::broker("web-auth").await;
+    b.enqueue(job("auth", "k", "1")).await.unwrap();
+    let token = "s3cret-token-for-tests";
+    let web = WebProc::start(b.prefix(), &["--auth-token", token, "--base-path", "/ops/weir/"]);
+    assert!(web.url.ends_with("/ops/weir"), "{}", web.url);
+    let r = web.get("/ops/weir/", &[]);
+    assert_eq!((r.status, r.header("location")), (303, Some("/ops/weir/login")));
+    assert_eq!(web.get("/ops/weir/queues/auth", &[]).status, 303);
+    assert_eq!(web.get("/ops/weir/assets/style.css", &[]).status, 200, "assets need no login");
+    let login = web.get("/ops/weir/login", &[]);
+    let csrf_cookie = login.cookie("weir_csrf").unwrap();
+    let csrf = login.csrf();
+    let wrong = web.post("/ops/weir/login", &[("Cookie", &csrf_cookie)], &format!("csrf={csrf}&token=guess"));
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.cookie("weir_auth").is_none());
+    let ok = web.post("/ops/weir/login", &[("Cookie", &csrf_cookie)], &format!("csrf={csrf}&token={token}"));
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let set =
+        ok.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("weir_auth=")).unwrap();
+    assert!(
+        set.1.contains("HttpOnly") && set.1.contains("SameSite=Strict") && set.1.contains("Path=/ops/weir"),
+        "{set:?}"
+    );
+    let auth = ok.cookie("weir_auth").unwrap();
+    let page = web.get("/ops/weir/queues/auth", &[("Cookie", &auth)]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"href="/ops/weir/queues/auth?state=delayed""#), "links carry the base path");
+    assert!(!page.body.contains(token), "the token is never shown");
+    let bearer = format!("Bearer {token}");
+    assert_eq!(web.get("/ops/weir/workers", &[("Authorization", &bearer)]).status, 200);
+    assert_eq!(web.get("/workers", &[("Authorization", &bearer)]).status, 404, "nothing outside the base path");
+    // A POST without the login is 401, whatever its CSRF token.
+    assert_eq!(
+        web.post("/ops/weir/queues/auth/pause", &[("Cookie", &csrf_cookie)], &format!("csrf={csrf}")).status,
+        401
+    );
+
+    // Any address but loopback needs a token, or the explicit opt-out.
+    let (code, _, err) = util::run_any(util::weir(b.prefix()).args(["web", "--listen", "0.0.0.0:0"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--auth-token") && err.contains("--insecure-no-auth"), "{err}");
+    let (code, _, err) = util::run_any(util::weir(b.prefix()).args(["web", "--auth-token", "short"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("at least 16"), "{err}");
+    let (code, _, err) = util::run_any(util::weir(b.prefix()).args(["web", "--base-path", "/a/../b"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("invalid base path"), "{err}");
+    let open = WebProc::start(b.prefix(), &["--insecure-no-auth"]);
+    assert_eq!(open.get("/", &[]).status, 200);
+}
+
+#[tokio::test]
+async fn a_queue_of_100000_jobs_pages_by_rank() {
+    let b = util::broker("web-paging").await;
+    enqueue_n(&b, "big", "bulk", "{}", 100_000).await;
+    let ids: Vec<String> =
+        b.query(weir::broker::redis::cmd("ZRANGE").arg(&b.keys(&q("big")).pending).arg(0).arg(-1)).await.unwrap();
+    assert_eq!(ids.len(), 100_000);
+    let web = WebProc::start(b.prefix(), &[]);
+
+    let first = web.get("/queues/big", &[]);
+    assert!(first.body.contains("page 1 of 2,000"), "{}", &first.body[..first.body.len().min(3000)]);
+    assert!(first.body.contains(&ids[0]) && first.body.contains(&ids[49]) && !first.body.contains(&ids[50]));
+    let p2 = web.get("/queues/big?page=2", &[]);
+    assert!(p2.body.contains(&ids[50]) && p2.body.contains(&ids[99]) && !p2.body.contains(&ids[100]));
+    let last = web.get("/queues/big?page=2000", &[]);
+    assert!(last.body.contains(&ids[99_950]) && last.body.contains(&ids[99_999]));
+    assert!(!last.body.contains("rel=\"next\""));
+    assert_eq!(web.get("/queues/big?page=2001", &[]).status, 404);
+
+    // A kind filter that matches nothing looks at a bounded window and says so.
+    let none = web.get("/queues/big?kind=other", &[]);
+    assert_eq!(none.status, 200);
+    assert!(none.body.contains("among ranks 0–5,000 of 100,000") && none.body.contains("from=5000"), "{}", none.body);
+    let some = web.get("/queues/big?kind=bulk&from=99990", &[]);
+    assert!(some.body.contains(&ids[99_990]) && some.body.contains(&ids[99_999]));
+    // Search by id goes straight to the job.
+    let found = web.get(&format!("/queues/big?id={}", ids[77_777]), &[]);
+    assert_eq!((found.status, found.header("location")), (303, Some(&*format!("/queues/big/jobs/{}", ids[77_777]))));
+}

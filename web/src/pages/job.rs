@@ -1,0 +1,117 @@
+//! One job: its envelope, payload (pretty JSON; bincode as its base64 text),
+//! attempts, every error with its time, state and score, unique and rate
+//! keys; delete (and retry, for dead jobs).
+use crate::State;
+use crate::error::{Result, WebError};
+use crate::layout::{self, Ctx, time};
+use crate::pages::queue::{score_label, state_name};
+use crate::pages::{done, known_queue, seg};
+use axum::Extension;
+use axum::extract::{Path, Query, State as S};
+use axum::response::{Html, Response};
+use maud::html;
+use weir_broker::{Codec, Envelope, JobState};
+
+async fn find(app: &crate::App, queue: &str, id: &str) -> Result<(weir_broker::QueueName, weir_broker::JobInfo)> {
+    let q = known_queue(&app.broker, queue).await?;
+    weir_broker::name::validate_job_id(id).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let info = app.broker.job(&q, id).await?;
+    let info = info.ok_or_else(|| {
+        WebError::NotFound(format!("no job {id:?} in queue {q} (it may be done: done jobs are deleted)"))
+    })?;
+    Ok((q, info))
+}
+
+/// The payload as a reader wants it: indented JSON, or bincode's base64 text.
+pub fn pretty_payload(env: &Envelope) -> String {
+    match env.codec {
+        Codec::Json => serde_json::from_str::<serde_json::Value>(env.payload.get())
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| env.payload.get().to_string()),
+        // bincode payloads are a JSON string of base64.
+        Codec::Bincode => {
+            serde_json::from_str::<String>(env.payload.get()).unwrap_or_else(|_| env.payload.get().to_string())
+        }
+    }
+}
+
+pub async fn page(
+    S(app): S<State>,
+    Extension(ctx): Extension<Ctx>,
+    Path((queue, id)): Path<(String, String)>,
+    Query(p): Query<crate::pages::Notice>,
+) -> Result<Html<String>> {
+    let (q, info) = find(&app, &queue, &id).await?;
+    let parsed = info.parse_envelope();
+    let here = format!("/queues/{}/jobs/{}", seg(q.as_str()), seg(&id));
+    let body = html! {
+        p.crumbs { a href=(ctx.url(&format!("/queues/{}", seg(q.as_str())))) { "← queue " (q) } }
+        h1 { "Job " span.mono { (id) } }
+        (layout::notice(p.msg.as_deref()))
+        section #job-state data-live {
+            dl.figures {
+                div { dt { "State" } dd { @match info.state { Some(s) => span class=(format!("badge {}", state_name(s))) { (state_name(s)) }, None => "in no state (a damaged record)" } } }
+                @if let (Some(s), Some(score)) = (info.state, info.score) {
+                    div { dt { (score_label(s)) } dd { (time(score)) } }
+                }
+                div { dt { "Attempts" } dd { (info.attempts) " of " @match info.max_attempts { Some(m) => (m), None => "?" } } }
+            }
+        }
+        div.actions {
+            @if info.state == Some(JobState::Dead) {
+                (layout::action(&ctx, "/dead/retry", "Retry now", "primary", None, &[("queue", q.as_str()), ("ids", &id), ("back", &here)]))
+            }
+            @if matches!(info.state, Some(JobState::Pending | JobState::Delayed | JobState::Dead)) {
+                (layout::action(&ctx, &format!("{here}/delete"), "Delete", "danger", Some("Delete this job? It will not run."), &[]))
+            }
+        }
+        @match &parsed {
+            Some(Ok(env)) => {
+                dl.figures {
+                    div { dt { "Kind" } dd { (env.kind) } }
+                    div { dt { "Codec" } dd { (format!("{:?}", env.codec).to_lowercase()) } }
+                    div { dt { "Enqueued" } dd { (time(env.enqueued_at)) } }
+                    div { dt { "First run at" } dd { (time(env.run_at)) } }
+                    div { dt { "Time limit" } dd { @match env.timeout_ms { Some(ms) => (layout::span(i64::try_from(ms).unwrap_or(i64::MAX))), None => "the worker's" } } }
+                    div { dt { "Unique key" } dd { @match &env.unique_key { Some(k) => code { (k) }, None => "–" } } }
+                    div { dt { "Rate key" } dd { @match &env.rate_key { Some(k) => code { (k) }, None => "–" } } }
+                }
+                h2 { "Payload" }
+                pre.payload { (pretty_payload(env)) }
+            }
+            Some(Err(e)) => {
+                p.error { "The envelope does not parse: " (e) }
+            }
+            None => { p.error { "Redis holds no envelope for this job." } }
+        }
+        h2 { "Errors" }
+        @if info.errors.is_empty() { p { "None." } }
+        @else {
+            ol.errors {
+                @for e in &info.errors {
+                    li { span.when { "attempt " (e.attempt) " · " (time(e.at)) } pre { (e.error) } }
+                }
+            }
+        }
+        details {
+            summary { "Envelope as stored" }
+            pre.payload { @if let Some(raw) = &info.envelope { (raw) } }
+        }
+    };
+    Ok(layout::page(&ctx, &format!("Job {id}"), "", body))
+}
+
+pub async fn delete(
+    S(app): S<State>,
+    Extension(ctx): Extension<Ctx>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let (q, _) = find(&app, &queue, &id).await?;
+    let back = format!("/queues/{}", seg(q.as_str()));
+    Ok(match app.broker.delete(&q, &id).await? {
+        Some(s) => {
+            done(&ctx, &format!("{back}?state={}", state_name(s)), &format!("deleted {} job {id}", state_name(s)))
+        }
+        None => done(&ctx, &back, &format!("job {id} was not deleted: it is running (or already gone)")),
+    })
+}
