@@ -31,13 +31,8 @@ impl Ctx {
 #[derive(Debug, Clone)]
 pub struct ErrorMessage(pub String);
 
-const NAV: [(&str, &str); 5] = [
-    ("/", "Overview"),
-    ("/dead", "Dead jobs"),
-    ("/workers", "Workers"),
-    ("/limits", "Limits"),
-    ("/autoscaler", "Autoscaler"),
-];
+const NAV: [(&str, &str); 4] =
+    [("/", "Overview"), ("/workers", "Workers"), ("/limits", "Limits"), ("/autoscaler", "Autoscaler")];
 
 /// A whole page: `nav` is the path of the menu entry to mark ("" for none).
 pub fn page(ctx: &Ctx, title: &str, nav: &str, body: Markup) -> Html<String> {

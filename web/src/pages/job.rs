@@ -58,9 +58,6 @@ pub async fn page(
             }
         }
         div.actions {
-            @if info.state == Some(JobState::Dead) {
-                (layout::action(&ctx, "/dead/retry", "Retry now", "primary", None, &[("queue", q.as_str()), ("ids", &id), ("back", &here)]))
-            }
             @if matches!(info.state, Some(JobState::Pending | JobState::Delayed | JobState::Dead)) {
                 (layout::action(&ctx, &format!("{here}/delete"), "Delete", "danger", Some("Delete this job? It will not run."), &[]))
             }
