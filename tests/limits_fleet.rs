@@ -73,7 +73,11 @@ async fn a_queue_rate_limit_holds_across_three_workers() {
     let busiest = max_in_window(starts, 1_000);
     eprintln!("600 jobs at 50/s burst 10 over 3 workers: {span} ms, busiest second {busiest} starts");
     assert!(span >= 11_000, "took only {span} ms");
-    assert!(busiest <= 60, "{busiest} starts in one second");
+    // The limit admits at most 10 + 50 reservations in any second; starts are
+    // stamped by the workers just after, so a process the machine stalls can
+    // bunch a few of them into the next window: 10 % slack (no limit at all
+    // would put hundreds in one second).
+    assert!(busiest <= 66, "{busiest} starts in one second");
     let s = b.stats(&q("webhooks")).await.unwrap();
     assert_eq!((s.failed, s.dead), (0, 0), "jobs over the limit are not failed");
 }
@@ -229,7 +233,13 @@ async fn a_rate_limited_result_reschedules_without_an_attempt_and_holds_the_queu
     // Once the first call was limited, queue more: none may start during the hold.
     assert!(util::eventually(Duration::from_secs(5), async || calls.load(Ordering::SeqCst) == 1).await);
     let limited_at = Instant::now();
+    // The snooze reaches Redis just after the handler returns.
+    let rescheduled = util::eventually(Duration::from_secs(5), async || {
+        b.job(&q("api"), &first).await.unwrap().unwrap().state == Some(JobState::Delayed)
+    })
+    .await;
     let info = b.job(&q("api"), &first).await.unwrap().unwrap();
+    assert!(rescheduled, "{info:?}");
     assert_eq!((info.state, info.attempts), (Some(JobState::Delayed), 0), "rescheduled, no attempt used");
     for n in 1..=3 {
         client.enqueue(CallApi { n }).await.unwrap();
