@@ -15,6 +15,8 @@
 //! println!("enqueued {}", job.id);
 //! # Ok(()) }
 //! ```
+pub mod exporter;
+
 pub use weir_broker as broker;
 pub use weir_client::{Backoff, BrokerConfig, Client, Codec, Enqueued, Error, Job, Options, QueueName, Result};
 pub use weir_store as store;

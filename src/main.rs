@@ -8,7 +8,7 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_tracing(args.default_log_level());
+    cli::init_tracing(args.default_log_level(), args.log_format);
     match cli::run(args).await {
         Ok(code) => code,
         Err(e) => {

@@ -180,6 +180,18 @@ async fn the_whole_cli_works_on_a_cluster() {
     let missing: Vec<&String> = ids.iter().filter(|id| !runs.contains_key(id.as_str())).collect();
     assert!(missing.is_empty(), "never ran: {missing:?}\n{}\n{}", w1.report(), w2.report());
 
+    // The exporter's snapshot (on a cluster, one pipeline per queue's slot)
+    // agrees with `weir stats`, and counts the one live worker.
+    let b = weir::broker::Broker::connect(&url, util::config(&prefix)).await.unwrap();
+    let fleet = weir::exporter::read(&b).await.unwrap();
+    let s = stats_json(&url, &prefix);
+    for queue in &queues {
+        let f = fleet.queues.iter().find(|f| &f.queue == queue).unwrap_or_else(|| panic!("{queue}: {fleet:?}"));
+        assert_eq!(Some(f.stats.processed), s[queue]["processed"].as_u64(), "{queue}: {fleet:?}\n{s}");
+        assert_eq!(Some(f.stats.pending), s[queue]["pending"].as_u64(), "{queue}: {fleet:?}\n{s}");
+    }
+    assert_eq!(fleet.workers, 1, "{fleet:?}");
+
     let spec_plain = queues.join(",");
     let decision = cli(
         &url,

@@ -20,6 +20,7 @@ mod faults;
 mod job_control;
 mod limits;
 mod limits_fleet;
+mod observability;
 mod protocol;
 mod sentinel;
 mod store_archive;

@@ -32,6 +32,8 @@ pub const MAX_RESULT_BYTES: usize = 64 * 1024;
 pub const MAX_KEEP_DONE: Duration = Duration::from_secs(30 * 86_400);
 /// Most characters of a progress message.
 pub const MAX_PROGRESS_MESSAGE: usize = 1024;
+/// Most distinct job kinds a worker labels in its metrics (`--metrics-max-kinds`).
+pub const MAX_METRICS_KINDS: usize = 10_000;
 
 /// A value over its documented maximum.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,6 +112,11 @@ pub fn run_at_ms(field: &'static str, at_ms: i64, now_ms: i64) -> Result<i64, Ov
 /// Jobs one worker runs at once: at most [`MAX_CONCURRENCY`].
 pub fn concurrency(field: &'static str, n: usize) -> Result<usize, OverLimit> {
     at_most(field, n, MAX_CONCURRENCY)
+}
+
+/// Job kinds labelled in a worker's metrics: at most [`MAX_METRICS_KINDS`].
+pub fn metrics_kinds(field: &'static str, n: usize) -> Result<usize, OverLimit> {
+    at_most(field, n, MAX_METRICS_KINDS)
 }
 
 /// A memory size in MiB: at most [`MAX_MEMORY_MB`], so its size in bytes

@@ -200,6 +200,14 @@ impl Broker {
         clock.frozen_ms().unwrap_or_else(|| secs * 1000 + micros / 1000 + clock.offset_ms())
     }
 
+    /// Whether Redis answers a `PING` within `within` (readiness probes).
+    pub async fn ping(&self, within: Duration) -> Result<()> {
+        match tokio::time::timeout(within, self.query::<Value>(&redis::cmd("PING"))).await {
+            Ok(r) => r.map(drop),
+            Err(_) => Err(Error::Timeout(within)),
+        }
+    }
+
     pub fn config(&self) -> &BrokerConfig {
         &self.inner.config
     }

@@ -101,6 +101,43 @@ pub(crate) struct Redis {
     /// whose writes the new master would never see.
     switching: std::sync::atomic::AtomicBool,
     switched: tokio::sync::Notify,
+    outage: Outage,
+}
+
+/// Whether Redis is reachable, so an outage is logged once as it starts (a
+/// warning) and once as it ends (with its length), however many calls fail.
+#[derive(Debug, Default)]
+struct Outage {
+    /// Read on every answer: one relaxed load while Redis is up.
+    down: std::sync::atomic::AtomicBool,
+    since: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Outage {
+    fn failed(&self, url: &str, e: &redis::RedisError) {
+        if !(e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout())
+            || self.down.swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        *self.since.lock().expect("outage") = Some(std::time::Instant::now());
+        tracing::warn!(url, error = %e, "Redis is unreachable; retrying until it is back");
+    }
+
+    fn answered(&self, url: &str) {
+        if !self.down.load(Ordering::Relaxed) || !self.down.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        if let Some(since) = self.since.lock().expect("outage").take() {
+            let took = since.elapsed();
+            tracing::info!(
+                url,
+                outage_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                "Redis is reachable again after {}",
+                crate::duration::format_duration(took)
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for Redis {
@@ -141,6 +178,7 @@ impl Redis {
             rebuilding: tokio::sync::Mutex::new(()),
             switching: std::sync::atomic::AtomicBool::new(false),
             switched: tokio::sync::Notify::new(),
+            outage: Outage::default(),
         });
         if matches!(redis.topology, Topology::Sentinel { .. }) {
             tokio::spawn(watch_sentinels(Arc::downgrade(&redis)));
@@ -181,6 +219,10 @@ impl Redis {
         loop {
             self.wait_for_switch().await;
             let result = op(self.conn()).await;
+            match &result {
+                Ok(_) => self.outage.answered(&self.shown),
+                Err(e) => self.outage.failed(&self.shown, e),
+            }
             match &result {
                 Ok(_) => self.timeouts_in_row.store(0, Ordering::Relaxed),
                 Err(e) if e.is_timeout() => {

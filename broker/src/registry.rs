@@ -133,6 +133,15 @@ impl Broker {
         Ok(out)
     }
 
+    /// How many workers heartbeat within `stale_after`: one `ZCOUNT` of the
+    /// index, whatever the fleet's size; nothing is removed (the exporter's read).
+    pub async fn live_workers(&self, stale_after: Duration) -> Result<u64> {
+        let cutoff = self.now_ms() - crate::broker::ms(stale_after);
+        let n: i64 =
+            self.query(redis::cmd("ZCOUNT").arg(keys::workers_set(self.prefix())).arg(cutoff).arg("+inf")).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Asks one worker to drain: stop taking jobs, finish those it runs, and
     /// exit, as on SIGTERM. It notices at its next heartbeat. Returns false
     /// when no live worker has this id.

@@ -4,6 +4,7 @@ mod bench;
 mod dead;
 mod demo;
 mod enqueue;
+mod exporter;
 mod failed;
 #[cfg(test)]
 mod flag_tables;
@@ -29,6 +30,10 @@ use weir::broker::{Broker, BrokerConfig};
 pub struct Cli {
     #[command(flatten)]
     pub conn: Conn,
+    /// Log lines as text or as JSON objects, one per line (stderr). Filter
+    /// them with WEIR_LOG (RUST_LOG syntax, e.g. info,weir_broker=debug).
+    #[arg(long, global = true, env = "WEIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -130,6 +135,8 @@ pub enum Command {
     /// Serve the dashboard: queues, jobs, dead jobs, workers, limits, autoscaler (docs/DASHBOARD.md).
     #[cfg(feature = "web")]
     Web(web::WebArgs),
+    /// Serve every queue's figures from Redis: Prometheus /metrics, JSON /api/queues (docs/OBSERVABILITY.md).
+    Exporter(exporter::ExporterArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -153,6 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drain(a) => workers::drain(&cli.conn, a).await,
         #[cfg(feature = "web")]
         Command::Web(a) => web::run(&cli.conn, a).await,
+        Command::Exporter(a) => exporter::run(&cli.conn, a).await,
     }
 }
 
@@ -167,11 +175,35 @@ impl Cli {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default: `default`).
-pub fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-01-01T00:00:00Z  WARN job{id=.. kind=.. queue=.. attempt=1}: weir_worker::job: job dead`
+    Text,
+    /// One JSON object per line: timestamp, level, target, the event's
+    /// fields (message included) and, under "span", the job's id, queue, kind, attempt.
+    Json,
+}
+
+/// Logs to stderr, filtered by `WEIR_LOG` (else `RUST_LOG`; default:
+/// `default`). A filter that does not parse is said once, not ignored.
+pub fn init_tracing(default: &str, format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    let var = ["WEIR_LOG", "RUST_LOG"].into_iter().find_map(|v| Some((v, std::env::var(v).ok()?)));
+    let filter = match var {
+        Some((name, value)) => EnvFilter::try_new(&value).unwrap_or_else(|e| {
+            eprintln!("weir: {name}={value:?} is not a log filter ({e}); logging at {default}");
+            EnvFilter::new(default)
+        }),
+        None => EnvFilter::new(default),
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).with_current_span(true).with_span_list(false).boxed(),
+    };
+    let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
 }
 
 /// Parses a non-negative duration flag such as `30s`; a leading `-` is the

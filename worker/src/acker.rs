@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use crate::metrics::{Metrics, RedisOp, timed};
 use weir_broker::{Broker, Done};
 use weir_service::Service;
 
@@ -30,11 +31,11 @@ impl Acker {
         let _ = self.tx.send(done);
     }
 
-    pub fn start(self: &Arc<Self>, broker: Broker) {
+    pub fn start(self: &Arc<Self>, broker: Broker, metrics: Option<Arc<Metrics>>) {
         let Some(rx) = self.rx.lock().expect("acker").take() else {
             return;
         };
-        self.service.start(|closing| run(broker, rx, closing));
+        self.service.start(|closing| run(broker, rx, closing, metrics));
     }
 
     /// Sends what is queued and stops. Call after every job task has ended.
@@ -44,7 +45,12 @@ impl Acker {
     }
 }
 
-async fn run(broker: Broker, mut rx: mpsc::UnboundedReceiver<Done>, closing: CancellationToken) {
+async fn run(
+    broker: Broker,
+    mut rx: mpsc::UnboundedReceiver<Done>,
+    closing: CancellationToken,
+    metrics: Option<Arc<Metrics>>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let first = tokio::select! {
@@ -60,20 +66,23 @@ async fn run(broker: Broker, mut rx: mpsc::UnboundedReceiver<Done>, closing: Can
                 Err(_) => break,
             }
         }
-        send(&broker, &batch).await;
+        send(&broker, &batch, metrics.as_deref()).await;
         batch.clear();
     }
 }
 
-async fn send(broker: &Broker, batch: &[Done]) {
+async fn send(broker: &Broker, batch: &[Done], metrics: Option<&Metrics>) {
     // A failed call is retried a few times: the acks are idempotent, and a
     // job whose ack never lands runs again once its lease expires.
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=4 {
-        match broker.ack_done(batch).await {
+        match timed(metrics, RedisOp::Ack, broker.ack_done(batch)).await {
             Ok(flags) => {
                 for (Done { lease, .. }, held) in batch.iter().zip(flags) {
                     if !held {
+                        if let Some(m) = metrics {
+                            m.lease_lost(&lease.queue);
+                        }
                         tracing::warn!(queue = %lease.queue, id = %lease.id, attempt = lease.attempt,
                             "job finished after its lease was lost; it may run again elsewhere");
                     }

@@ -74,6 +74,14 @@ impl std::fmt::Display for QueueList {
     }
 }
 
+/// An address to listen on (`--metrics-addr`, `weir exporter --listen`):
+/// `HOST:PORT`, the host an IP address or a name such as `localhost`.
+pub fn listen_addr(flag: &str, s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let bad = || format!("{flag} {s:?}: use HOST:PORT, e.g. 127.0.0.1:9464");
+    s.to_socket_addrs().map_err(|_| bad())?.next().ok_or_else(bad)
+}
+
 /// `KIND=COMMAND`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecSpec {
@@ -145,6 +153,13 @@ pub struct WorkerArgs {
     /// webhooks=20/s). Per process; fleet-wide limits are `weir limit`.
     #[arg(long, value_name = "QUEUE=RATE", value_parser = clap::value_parser!(crate::pace::QueueRate))]
     pub rate: Vec<crate::pace::QueueRate>,
+    /// Serve Prometheus metrics on /metrics, and the probes /healthz and
+    /// /readyz, at this address (e.g. 127.0.0.1:9464). Off by default.
+    #[arg(long, value_name = "HOST:PORT", env = "WEIR_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Distinct job kinds labelled in the metrics; the rest are kind="other".
+    #[arg(long, value_name = "N", default_value_t = crate::metrics::DEFAULT_MAX_KINDS)]
+    pub metrics_max_kinds: usize,
     /// Registry heartbeat interval (a killed worker vanishes after three).
     #[arg(long, value_name = "DURATION", default_value = defaults::HEARTBEAT, value_parser = duration, hide = true)]
     pub heartbeat: Duration,
@@ -177,7 +192,13 @@ impl WorkerArgs {
             })?;
             pace.queue(r.queue.clone(), quota);
         }
+        let metrics_addr = match &self.metrics_addr {
+            Some(a) => Some(listen_addr("--metrics-addr", a)?),
+            None => None,
+        };
         let config = WorkerConfig {
+            metrics_addr,
+            metrics_max_kinds: self.metrics_max_kinds,
             pace,
             queues,
             concurrency: self.concurrency,

@@ -156,6 +156,20 @@ impl WorkerBuilder {
         self
     }
 
+    /// Serves Prometheus metrics on `/metrics`, and `/healthz` and `/readyz`,
+    /// at `addr` (docs/OBSERVABILITY.md). Off by default.
+    pub fn metrics_addr(mut self, addr: std::net::SocketAddr) -> Self {
+        self.config.metrics_addr = Some(addr);
+        self
+    }
+
+    /// Distinct job kinds labelled in the metrics (default 500); the rest
+    /// share `kind="other"`.
+    pub fn metrics_max_kinds(mut self, n: usize) -> Self {
+        self.config.metrics_max_kinds = n;
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: WorkerConfig) -> Self {
         self.config = config;

@@ -72,6 +72,12 @@ pub struct WorkerConfig {
     pub reserve_depth: usize,
     /// In-process rate limits, per queue and per job kind. Default: none.
     pub pace: crate::pace::Pace,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz`. Default: none (no
+    /// metrics are recorded at all).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Distinct job kinds labelled in the metrics; the rest share
+    /// `kind="other"`. 1 to `bounds::MAX_METRICS_KINDS`. Default 500.
+    pub metrics_max_kinds: usize,
 }
 
 impl Default for WorkerConfig {
@@ -95,6 +101,8 @@ impl Default for WorkerConfig {
             reserve_batch: d::RESERVE_BATCH,
             reserve_depth: d::RESERVE_DEPTH,
             pace: crate::pace::Pace::default(),
+            metrics_addr: None,
+            metrics_max_kinds: crate::metrics::DEFAULT_MAX_KINDS,
         }
     }
 }
@@ -154,6 +162,10 @@ impl WorkerConfig {
         if self.reserve_depth == 0 {
             return too_small("reserve depth", "1");
         }
+        if self.metrics_max_kinds == 0 {
+            return too_small("metrics max kinds", "1");
+        }
+        bounds::metrics_kinds("metrics max kinds", self.metrics_max_kinds)?;
         self.queues.selector()?;
         Ok(())
     }

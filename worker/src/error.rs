@@ -72,6 +72,9 @@ pub enum Error {
     Signals(std::io::Error),
     #[error(transparent)]
     Broker(#[from] weir_broker::Error),
+    /// The metrics address is taken or cannot be used.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// What is wrong with a worker's settings, from flags or the builder. The

@@ -3,6 +3,7 @@
 //! started) job is never handed to a second worker. A lease found lost
 //! cancels its job.
 use crate::leases::LeaseTable;
+use crate::metrics::{Metrics, RedisOp, timed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -16,7 +17,7 @@ pub(crate) struct Extender {
 
 impl Extender {
     /// `tick`: at most a sixth of the shortest lease, so a renewal is never late.
-    pub fn start(&self, broker: Broker, leases: Arc<LeaseTable>, tick: Duration) {
+    pub fn start(&self, broker: Broker, leases: Arc<LeaseTable>, tick: Duration, metrics: Option<Arc<Metrics>>) {
         self.service.start(|stop| async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -27,7 +28,7 @@ impl Extender {
                 }
                 for (length, due) in leases.due(Instant::now()) {
                     let at = Instant::now();
-                    match broker.extend(&due, length).await {
+                    match timed(metrics.as_deref(), RedisOp::Extend, broker.extend(&due, length)).await {
                         Ok(held) => leases.extended(&due, &held, at, length),
                         Err(e) => tracing::warn!(error = %e, leases = due.len(), "extending leases failed; will retry"),
                     }

@@ -3,6 +3,7 @@
 use crate::config::lease_for;
 use crate::context::{JobContext, Report};
 use crate::error::JobError;
+use crate::metrics::{JobOutcome, RedisOp, timed};
 use crate::retry;
 use crate::worker::{Shared, StopReason};
 use futures::FutureExt;
@@ -27,11 +28,22 @@ enum Outcome {
 
 pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: CancellationToken, permit: OwnedSemaphorePermit) {
     let Reserved { lease, envelope } = job;
-    let span = tracing::debug_span!("job", id = %lease.id, kind = %envelope.kind,
+    // At the default level, so every line logged while the job runs (the
+    // handler's own included) names it.
+    let span = tracing::info_span!("job", id = %lease.id, kind = %envelope.kind,
         queue = %lease.queue, attempt = lease.attempt);
     async move {
         shared.running.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
+        let metrics = shared.metrics.as_deref();
+        let series = metrics.and_then(|m| m.kind(&lease.queue, &envelope.kind));
+        if let Some(m) = metrics {
+            // Wait: from the due time to the first attempt's start (a retry's
+            // due time is not in the envelope).
+            let waited = (lease.attempt == 1)
+                .then(|| Duration::from_millis(u64::try_from(shared.broker.now_ms() - envelope.run_at).unwrap_or(0)));
+            m.started(&lease.queue, waited);
+        }
         let timeout = envelope.timeout().unwrap_or(shared.config.timeout);
         if timeout != shared.config.timeout {
             shared.leases.set_length(&lease, lease_for(timeout));
@@ -46,6 +58,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
             None => envelope.max_attempts,
         };
         tracing::debug!("job started");
+        let mut timed_out = false;
         let outcome = match shared.handlers.get(&kind) {
             None => Outcome::Failed(JobError::Fatal(format!("no handler for kind {kind}"))),
             Some(handler) => {
@@ -84,32 +97,59 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                     _ = tokio::time::sleep(timeout) => {
                         // Tell the handler, then drop its future (leaving this select).
                         cancel.cancel();
+                        timed_out = true;
                         Outcome::Failed(JobError::Retry(format!("timed out after {}", format_duration(timeout))))
                     }
                 }
             }
         };
         let elapsed = started.elapsed();
+        // Each arm records what weir_jobs_total counts (nothing when the
+        // lease was lost, or Redis did not take the outcome and the job runs again).
+        let record = |outcome: Option<JobOutcome>, lost: bool| {
+            if let Some(m) = metrics {
+                m.ended(&lease.queue);
+                if let (Some(o), Some(s)) = (outcome, &series) {
+                    s.finished(o, Some(elapsed));
+                }
+                if lost {
+                    m.lease_lost(&lease.queue);
+                }
+            }
+        };
         let finished = match outcome {
             Outcome::Done(result) => {
                 shared.leases.remove(&lease);
                 tracing::debug!(ms = elapsed.as_millis() as u64, "job done");
+                record(Some(JobOutcome::Ok), false);
                 shared.acker.ack(Done { lease, run_time: elapsed, result });
                 true
             }
             Outcome::Failed(JobError::RateLimited { message, after, hold }) => {
                 shared.leases.remove(&lease);
-                snooze(&shared, &lease, &message, after, hold).await;
+                let snoozed = snooze(&shared, &lease, &message, after, hold).await;
+                record((snoozed == Some(true)).then_some(JobOutcome::Snoozed), snoozed == Some(false));
                 false
             }
             Outcome::Failed(e) => {
                 shared.leases.remove(&lease);
-                fail(&shared, &lease, e, &backoff, max_attempts).await;
+                let failed = fail(&shared, &lease, e, &backoff, max_attempts).await;
+                let counted = match failed {
+                    Some(FailOutcome::Lost) | None => None,
+                    Some(_) if timed_out => Some(JobOutcome::Timeout),
+                    Some(FailOutcome::Dead) => Some(JobOutcome::Dead),
+                    Some(_) => Some(JobOutcome::Retry),
+                };
+                record(counted, matches!(failed, Some(FailOutcome::Lost)));
                 true
             }
-            Outcome::Released => false,
+            Outcome::Released => {
+                record(Some(JobOutcome::Released), false);
+                false
+            }
             Outcome::Lost => {
                 shared.leases.remove(&lease);
+                record(None, true);
                 false
             }
         };
@@ -135,20 +175,35 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
 
 /// Back-pressure: the job goes back without using an attempt and its queue
 /// (or rate key) is held until then, for the whole fleet.
-async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, hold: weir_broker::Hold) {
+/// Whether the job went back (Some(false): its lease was lost; None: Redis failed).
+async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, hold: weir_broker::Hold) -> Option<bool> {
     let until = weir_broker::bounds::ms_after(shared.broker.now_ms(), after);
     match shared.broker.snooze(lease, after, hold).await {
         Ok(true) => {
             tracing::warn!(error = %message, retry_in = %format_duration(after), ?hold, "rate limited; holding");
             shared.housekeeper.promote_at(&lease.queue, until);
+            Some(true)
         }
-        Ok(false) => tracing::warn!(error = %message, "rate limited after its lease was lost"),
-        Err(e) => tracing::error!(error = %message, redis = %e,
-            "could not reschedule the rate-limited job; it runs again when its lease expires"),
+        Ok(false) => {
+            tracing::warn!(error = %message, "rate limited after its lease was lost");
+            Some(false)
+        }
+        Err(e) => {
+            tracing::error!(error = %message, redis = %e,
+                "could not reschedule the rate-limited job; it runs again when its lease expires");
+            None
+        }
     }
 }
 
-async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_broker::Backoff, max_attempts: u32) {
+/// What Redis recorded; None when the call failed.
+async fn fail(
+    shared: &Shared,
+    lease: &Lease,
+    error: JobError,
+    backoff: &weir_broker::Backoff,
+    max_attempts: u32,
+) -> Option<FailOutcome> {
     let message = error.to_string();
     // Whether attempts remain is decided by fail.lua from the job's stored
     // limit; here only whether this error allows a retry, and when.
@@ -159,7 +214,9 @@ async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_br
     };
     let now = shared.broker.now_ms();
     let retry_at = retry_in.map(|d| weir_broker::bounds::ms_after(now, d));
-    match shared.broker.fail_capped(lease, &message, retry_in, Some(max_attempts)).await {
+    let call = shared.broker.fail_capped(lease, &message, retry_in, Some(max_attempts));
+    let result = timed(shared.metrics.as_deref(), RedisOp::Fail, call).await;
+    match &result {
         Ok(FailOutcome::Retry) => {
             let d = retry_in.unwrap_or_default();
             tracing::warn!(error = %message, retry_in = %format_duration(d), "attempt failed; will retry");
@@ -172,6 +229,7 @@ async fn fail(shared: &Shared, lease: &Lease, error: JobError, backoff: &weir_br
         Err(e) => tracing::error!(error = %message, redis = %e,
             "could not record the failed attempt; the job runs again when its lease expires"),
     }
+    result.ok()
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

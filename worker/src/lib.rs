@@ -35,6 +35,8 @@
 //! - `leases`: the leases this worker holds. [`retry`]: backoff delays.
 //! - [`handler`], [`context`], [`error`]: what handlers are, get and return.
 //! - [`exec`]: `--exec` child processes; `builtin`: the `weir.*` kinds.
+//! - [`metrics`]: the Prometheus series (`--metrics-addr`); `endpoint`: the
+//!   HTTP server for them and the health probes.
 //! - `memory`: resident memory for `--memory`; [`signal`]: SIGTERM/SIGINT.
 //! - [`testing`]: run a handler on one job in an app's own unit tests, no Redis.
 mod acker;
@@ -44,6 +46,7 @@ mod builtin;
 pub mod config;
 pub mod context;
 pub mod defaults;
+pub mod endpoint;
 pub mod error;
 pub mod exec;
 mod extender;
@@ -53,6 +56,7 @@ mod housekeeper;
 mod job;
 mod leases;
 mod memory;
+pub mod metrics;
 pub mod pace;
 pub mod retry;
 pub mod signal;

@@ -11,6 +11,7 @@ use crate::heartbeat::Heartbeat;
 use crate::housekeeper::Housekeeper;
 use crate::leases::LeaseTable;
 use crate::memory::Rss;
+use crate::metrics::{Metrics, RedisOp, timed};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::HashMap;
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     pub acker: Arc<Acker>,
     pub housekeeper: Housekeeper,
     pub rss: Rss,
+    /// Set with a metrics address.
+    pub metrics: Option<Arc<Metrics>>,
     /// Stop taking jobs.
     pub stop: CancellationToken,
     /// Stop running jobs now (grace over or second signal); their leases are released.
@@ -106,12 +109,23 @@ impl Worker {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Outcome> {
         let Worker { broker, config, handlers, force_on } = self;
         config.validate().map_err(Error::Config)?;
+        // A busy or invalid address is an error before anything else starts.
+        let listener = match config.metrics_addr {
+            Some(addr) => {
+                Some(tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })?)
+            }
+            None => None,
+        };
         let selector = config.queues.selector()?;
         let queue_names: Vec<QueueName> = config.queues.names();
         let waiter = broker.waiter(&queue_names).await?;
         let id = ulid::Ulid::new().to_string().to_lowercase();
         let started_at = broker.now_ms();
         let reserve_lease = lease_for(config.timeout);
+        let metrics = listener.as_ref().map(|_| {
+            let kinds: Vec<String> = handlers.keys().cloned().collect();
+            Arc::new(Metrics::new(&queue_names, &kinds, config.concurrency, config.metrics_max_kinds))
+        });
 
         let shared = Arc::new(Shared {
             broker: broker.clone(),
@@ -120,6 +134,7 @@ impl Worker {
             acker: Arc::new(Acker::new()),
             housekeeper: Housekeeper::default(),
             rss: Rss::open(),
+            metrics: metrics.clone(),
             stop: CancellationToken::new(),
             force: CancellationToken::new(),
             signalled: CancellationToken::new(),
@@ -133,10 +148,16 @@ impl Worker {
         tracing::info!(worker = %id, queues = ?queue_names, concurrency = config.concurrency, "worker started");
 
         // Services.
-        shared.acker.start(broker.clone());
+        let endpoint = crate::endpoint::Endpoint::default();
+        if let (Some(listener), Some(m)) = (listener, &metrics) {
+            let addr = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+            tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+            endpoint.start(listener, m.clone(), broker.clone(), shared.stop.clone());
+        }
+        shared.acker.start(broker.clone(), metrics.clone());
         let extender = Extender::default();
         let tick = (lease_for(Duration::from_millis(1)) / 6).min(reserve_lease / 6);
-        extender.start(broker.clone(), shared.leases.clone(), tick);
+        extender.start(broker.clone(), shared.leases.clone(), tick, metrics.clone());
         shared.housekeeper.start(broker.clone(), id.clone(), queue_names.clone(), config.housekeeping);
         let heartbeat = Heartbeat::default();
         {
@@ -259,6 +280,7 @@ impl Worker {
             .then("housekeeper", &shared.housekeeper)
             .then("stop triggers", &triggers)
             .then("heartbeat", &heartbeat)
+            .then("metrics endpoint", &endpoint)
             .stop()
             .await;
         let outcome = Outcome { reason, jobs_done: shared.done.load(Ordering::Relaxed), released, forced };
@@ -392,10 +414,12 @@ async fn fetch_loop(
                 let mut sel = spare.pop().expect("a spare selector");
                 let permits = std::mem::take(&mut ready);
                 let broker = shared.broker.clone();
+                let metrics = shared.metrics.clone();
                 asked_inflight += permits.len();
                 inflight.push(Box::pin(async move {
                     let at = Instant::now();
-                    let result = broker.reserve(&mut sel, permits.len(), reserve_lease).await;
+                    let call = broker.reserve(&mut sel, permits.len(), reserve_lease);
+                    let result = timed(metrics.as_deref(), RedisOp::Reserve, call).await;
                     (sel, permits, at, result)
                 }));
             }
