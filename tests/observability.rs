@@ -121,7 +121,7 @@ fn a_busy_or_invalid_metrics_address_is_one_clear_error() {
     assert!(err.contains(&format!("cannot serve metrics on {addr}")) && err.lines().count() == 1, "{err}");
     let (code, _, err) = util::run_any(util::weir(&prefix).args(["work", "--metrics-addr", "nowhere"]));
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("--metrics-addr \"nowhere\": use HOST:PORT"), "{err}");
+    assert!(err.contains("--metrics-addr nowhere: use HOST:PORT"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

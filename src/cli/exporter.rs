@@ -14,12 +14,15 @@ pub struct ExporterArgs {
 }
 
 pub async fn run(conn: &Conn, a: ExporterArgs) -> anyhow::Result<ExitCode> {
-    let addr = weir_worker::args::listen_addr("--listen", &a.listen).map_err(anyhow::Error::msg)?;
+    let addr = weir_worker::args::listen_addr("--listen", &a.listen)?;
     let signals = weir_service::signal::Signals::listen().context("cannot listen for signals")?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let broker = conn.connect().await?;
     let shown = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
     tracing::info!(addr = %shown, redis = %broker.url(), "serving fleet metrics on /metrics and /api/queues");
-    axum::serve(listener, weir::exporter::router(broker)).with_graceful_shutdown(signals.first()).await.context("serving")?;
+    axum::serve(listener, weir::exporter::router(broker))
+        .with_graceful_shutdown(signals.first())
+        .await
+        .context("serving")?;
     Ok(ExitCode::SUCCESS)
 }

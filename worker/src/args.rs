@@ -76,9 +76,9 @@ impl std::fmt::Display for QueueList {
 
 /// An address to listen on (`--metrics-addr`, `weir exporter --listen`):
 /// `HOST:PORT`, the host an IP address or a name such as `localhost`.
-pub fn listen_addr(flag: &str, s: &str) -> Result<std::net::SocketAddr, String> {
+pub fn listen_addr(flag: &'static str, s: &str) -> Result<std::net::SocketAddr, ConfigError> {
     use std::net::ToSocketAddrs;
-    let bad = || format!("{flag} {s:?}: use HOST:PORT, e.g. 127.0.0.1:9464");
+    let bad = || ConfigError::Flag { flag, value: s.to_string(), reason: "use HOST:PORT, e.g. 127.0.0.1:9464" };
     s.to_socket_addrs().map_err(|_| bad())?.next().ok_or_else(bad)
 }
 
@@ -158,7 +158,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "HOST:PORT", env = "WEIR_METRICS_ADDR")]
     pub metrics_addr: Option<String>,
     /// Distinct job kinds labelled in the metrics; the rest are kind="other".
-    #[arg(long, value_name = "N", default_value_t = crate::metrics::DEFAULT_MAX_KINDS)]
+    #[arg(long, value_name = "N", default_value_t = defaults::METRICS_MAX_KINDS)]
     pub metrics_max_kinds: usize,
     /// Registry heartbeat interval (a killed worker vanishes after three).
     #[arg(long, value_name = "DURATION", default_value = defaults::HEARTBEAT, value_parser = duration, hide = true)]

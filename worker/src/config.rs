@@ -102,7 +102,7 @@ impl Default for WorkerConfig {
             reserve_depth: d::RESERVE_DEPTH,
             pace: crate::pace::Pace::default(),
             metrics_addr: None,
-            metrics_max_kinds: crate::metrics::DEFAULT_MAX_KINDS,
+            metrics_max_kinds: d::METRICS_MAX_KINDS,
         }
     }
 }

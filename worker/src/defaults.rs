@@ -32,6 +32,9 @@ pub const IDLE_WAIT: &str = "10s";
 /// Most jobs asked for in one reserve call (not a flag).
 pub const RESERVE_BATCH: usize = 1000;
 
+/// Distinct job kinds labelled in the metrics before the rest are `kind="other"`.
+pub const METRICS_MAX_KINDS: usize = 500;
+
 /// A duration default as a [`Duration`]. The texts above are constants, so
 /// this cannot fail at run time once the tests below pass.
 pub(crate) fn duration(text: &str) -> Duration {

@@ -81,7 +81,6 @@ impl Endpoint {
             }
         });
     }
-
 }
 
 impl AsRef<Service> for Endpoint {

@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weir_broker::QueueName;
 
-/// Distinct kinds labelled before the rest are folded into `kind="other"`.
-pub const DEFAULT_MAX_KINDS: usize = 500;
 /// The kind label of kinds beyond the limit.
 pub const OTHER_KIND: &str = "other";
 
