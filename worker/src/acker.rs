@@ -1,11 +1,11 @@
 //! The acker: batches acks of finished jobs into one round trip. A batch
 //! goes out as soon as the channel is momentarily empty or the batch is
 //! full, so an idle worker acks at once and a busy one in bulk.
+use crate::metrics::{Metrics, RedisOp, timed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use crate::metrics::{Metrics, RedisOp, timed};
 use weir_broker::{Broker, Done};
 use weir_service::Service;
 

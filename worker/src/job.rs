@@ -176,7 +176,13 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
 /// Back-pressure: the job goes back without using an attempt and its queue
 /// (or rate key) is held until then, for the whole fleet.
 /// Whether the job went back (Some(false): its lease was lost; None: Redis failed).
-async fn snooze(shared: &Shared, lease: &Lease, message: &str, after: Duration, hold: weir_broker::Hold) -> Option<bool> {
+async fn snooze(
+    shared: &Shared,
+    lease: &Lease,
+    message: &str,
+    after: Duration,
+    hold: weir_broker::Hold,
+) -> Option<bool> {
     let until = weir_broker::bounds::ms_after(shared.broker.now_ms(), after);
     match shared.broker.snooze(lease, after, hold).await {
         Ok(true) => {
