@@ -25,3 +25,6 @@ pub use weir_supervisor as supervisor;
 #[cfg(feature = "web")]
 pub use weir_web as web;
 pub use weir_worker as worker;
+/// Run a handler against one job in a unit test, without Redis or a worker
+/// fleet (the same as `weir::worker::testing`).
+pub use weir_worker::testing;

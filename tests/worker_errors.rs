@@ -126,3 +126,32 @@ async fn library_handlers_retry_after_or_give_up() {
     let outcome = worker.await.unwrap().unwrap();
     assert_eq!((outcome.reason, outcome.jobs_done, outcome.released), (StopReason::Shutdown, 4, 0));
 }
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Charge {
+    cents: u64,
+}
+
+impl weir::Job for Charge {
+    const KIND: &'static str = "charge";
+}
+
+async fn charge(job: Charge, ctx: weir::worker::JobContext) -> Result<(), JobError> {
+    if job.cents == 0 {
+        return Err(JobError::fatal("nothing to charge"));
+    }
+    if ctx.attempt < 2 {
+        return Err(JobError::retry("card network down"));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn weir_testing_runs_an_apps_handler_without_redis() {
+    // What an app's own unit test writes, through the facade.
+    assert!(matches!(weir::testing::run(charge, Charge { cents: 5 }).await, Err(JobError::Retry(_))));
+    assert!(weir::testing::run_attempt(charge, Charge { cents: 5 }, 2).await.is_ok());
+    assert!(
+        matches!(weir::testing::run(charge, Charge { cents: 0 }).await, Err(JobError::Fatal(m)) if m == "nothing to charge")
+    );
+}
