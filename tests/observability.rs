@@ -368,3 +368,118 @@ async fn a_real_prometheus_scrapes_the_worker_and_the_exporter() {
         }
     }
 }
+
+/// Every `weir_*` series named in docs/OBSERVABILITY.md's tables.
+fn documented_series() -> Vec<String> {
+    let doc = include_str!("../docs/OBSERVABILITY.md");
+    doc.lines()
+        .filter_map(|l| l.strip_prefix("| `weir_"))
+        .filter_map(|rest| Some(format!("weir_{}", rest.split('`').next()?)))
+        .collect()
+}
+
+/// The `weir_*` names in a PromQL expression (histogram suffixes removed).
+fn series_in(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("weir_") {
+        let name: String =
+            rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+        rest = &rest[at + name.len()..];
+        let base = ["_bucket", "_count", "_sum"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(&name);
+        out.push(base.to_string());
+    }
+    out
+}
+
+fn deploy(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/deploy/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("deploy/{path}: {e}"))
+}
+
+#[test]
+fn the_deploy_examples_parse_and_name_only_real_series() {
+    let known = documented_series();
+    assert!(known.contains(&"weir_jobs_total".to_string()) && known.contains(&"weir_queue_jobs".to_string()));
+    let check = |what: &str, expr: &str| {
+        for s in series_in(expr) {
+            assert!(known.contains(&s), "{what}: {s} is not a documented series ({expr})");
+        }
+    };
+
+    // Grafana: valid JSON, every panel's query names documented series, and
+    // the panels the issue asks for are there.
+    let dash: serde_json::Value = serde_json::from_str(&deploy("grafana/weir-dashboard.json")).unwrap();
+    let panels = dash["panels"].as_array().unwrap();
+    let mut exprs = Vec::new();
+    for p in panels {
+        for t in p["targets"].as_array().unwrap() {
+            let e = t["expr"].as_str().unwrap();
+            check(p["title"].as_str().unwrap(), e);
+            exprs.push(e.to_string());
+        }
+    }
+    let all = exprs.join("\n");
+    for needed in
+        ["weir_queue_jobs", "weir_queue_oldest_pending_seconds", "histogram_quantile(0.99", "histogram_quantile(0.5"]
+    {
+        assert!(all.contains(needed), "the dashboard has no {needed}");
+    }
+    assert!(all.contains("weir_job_wait_seconds_bucket") && all.contains("weir_job_duration_seconds_bucket"));
+
+    // Prometheus rules: promtool accepts them (CI installs it), and they name real series.
+    let rules_path = format!("{}/deploy/prometheus/weir-alerts.yml", env!("CARGO_MANIFEST_DIR"));
+    match std::process::Command::new("promtool").args(["check", "rules", &rules_path]).output() {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => assert!(std::env::var_os("CI").is_none(), "cannot run promtool: {e}"),
+    }
+    let rules = yaml_rust2::YamlLoader::load_from_str(&deploy("prometheus/weir-alerts.yml")).unwrap();
+    let names: Vec<&str> = rules[0]["groups"][0]["rules"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            check(r["alert"].as_str().unwrap(), r["expr"].as_str().unwrap());
+            r["alert"].as_str().unwrap()
+        })
+        .collect();
+    for alert in ["WeirQueueBacklogOld", "WeirFailureRatioHigh", "WeirNoLiveWorkers"] {
+        assert!(names.contains(&alert), "{alert} missing from {names:?}");
+    }
+
+    // Kubernetes: the Deployment probes the worker's endpoints on its metrics
+    // port, and KEDA reads the exporter's per-queue JSON.
+    let docs = yaml_rust2::YamlLoader::load_from_str(&deploy("kubernetes/worker-deployment.yaml")).unwrap();
+    let worker = docs.iter().find(|d| d["metadata"]["name"].as_str() == Some("weir-worker")).unwrap();
+    assert_eq!(worker["kind"].as_str(), Some("Deployment"));
+    let c = &worker["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"].as_str(), Some("/healthz"));
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"].as_str(), Some("/readyz"));
+    let args: Vec<&str> = c["args"].as_vec().unwrap().iter().filter_map(|a| a.as_str()).collect();
+    assert!(args.contains(&"work") && args.contains(&"--metrics-addr=0.0.0.0:9464"), "{args:?}");
+    assert_eq!(docs.len(), 3);
+    let keda = yaml_rust2::YamlLoader::load_from_str(&deploy("kubernetes/keda-scaledobject.yaml")).unwrap();
+    let trigger = &keda[0]["spec"]["triggers"][0];
+    assert_eq!((keda[0]["kind"].as_str(), trigger["type"].as_str()), (Some("ScaledObject"), Some("metrics-api")));
+    assert!(trigger["metadata"]["url"].as_str().unwrap().ends_with("/api/queues/default"));
+    assert_eq!(trigger["metadata"]["valueLocation"].as_str(), Some("pending"));
+
+    // systemd and supervisord: the worker command with a metrics address per process.
+    let unit = deploy("systemd/weir-worker@.service");
+    for line in ["[Service]", "KillSignal=SIGTERM", "Restart=always"] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing from the unit");
+    }
+    let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    assert!(exec.contains(" work ") && exec.contains("--metrics-addr 127.0.0.1:946%i"), "{exec}");
+    let sv = deploy("supervisord/weir-worker.conf");
+    for line in
+        ["[program:weir-worker]", "numprocs=4", "stopsignal=TERM", "process_name=%(program_name)s_%(process_num)02d"]
+    {
+        assert!(sv.lines().any(|l| l == line), "{line} missing from the supervisord program");
+    }
+}
