@@ -32,6 +32,7 @@ mod store_schema;
 mod store_support;
 mod store_worker;
 mod web;
+mod web_browser;
 mod web_support;
 mod worker_errors;
 mod worker_kill;

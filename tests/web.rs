@@ -220,3 +220,42 @@ async fn a_queue_of_100000_jobs_pages_by_rank() {
     let found = web.get(&format!("/queues/big?id={}", ids[77_777]), &[]);
     assert_eq!((found.status, found.header("location")), (303, Some(&*format!("/queues/big/jobs/{}", ids[77_777]))));
 }
+
+#[tokio::test]
+async fn dead_jobs_are_listed_filtered_and_retried_or_deleted() {
+    let b = util::broker("web-dead").await;
+    let a = dead_job(&b, "dq", "send", "{}", 1).await;
+    let c = dead_job(&b, "dq", "send", "{}", 1).await;
+    let other = dead_job(&b, "dq", "resize", "{}", 1).await;
+    let web = WebProc::start(b.prefix(), &[]);
+    let (cookie, token) = session(&web, "/dead");
+    let h = [("Cookie", cookie.as_str())];
+
+    let page = web.get("/dead?queue=dq", &h);
+    assert!(page.body.contains(&a) && page.body.contains(&c) && page.body.contains(&other), "{}", page.body);
+    let by_kind = web.get("/dead?queue=dq&kind=resize", &h);
+    assert!(by_kind.body.contains(&other) && !by_kind.body.contains(&a));
+    for bad in ["/dead?queue=dq&newer=soon", "/dead?queue=dq&after=nonsense", "/dead?queue=a%7Bb"] {
+        assert_eq!(web.get(bad, &h).status, 400, "{bad}");
+    }
+    assert_eq!(web.get("/dead/archive", &h).status, 404, "no store configured");
+
+    // One, ticked: back to pending with its attempts reset.
+    let r = web.post("/dead/selected", &h, &format!("csrf={token}&do=retry&queue=dq&ids={other}"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(b.job(&q("dq"), &other).await.unwrap().unwrap().state, Some(JobState::Pending));
+    assert_eq!(web.post("/dead/selected", &h, &format!("csrf={token}&do=retry&queue=dq")).status, 400);
+    assert_eq!(web.post("/dead/selected", &h, &format!("csrf={token}&do=burn&queue=dq&ids={a}")).status, 400);
+
+    // All matching: the count first, nothing done until confirmed.
+    let ask = web.post("/dead/all", &h, &format!("csrf={token}&do=delete&queue=dq&kind=send"));
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("<strong>2</strong> of 2 dead jobs match"), "{}", ask.body);
+    assert_eq!(b.stats(&q("dq")).await.unwrap().dead, 2);
+    let r = web.post("/dead/all", &h, &format!("csrf={token}&do=delete&queue=dq&kind=send&confirm=yes"));
+    assert_eq!(r.status, 303);
+    let done = web.get(r.header("location").unwrap(), &h);
+    assert!(done.body.contains("deleted 2 dead jobs of dq"), "{}", done.body);
+    assert_eq!(b.stats(&q("dq")).await.unwrap().dead, 0);
+    assert!(b.job(&q("dq"), &a).await.unwrap().is_none());
+}

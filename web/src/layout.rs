@@ -8,6 +8,7 @@ use maud::{DOCTYPE, Markup, html};
 
 const STYLE: &str = include_str!("../assets/style.css");
 const SCRIPT: &str = include_str!("../assets/app.js");
+const ICON: &str = include_str!("../assets/icon.svg");
 
 /// What a page needs to know about the request: where the dashboard lives,
 /// the CSRF token for its forms, and whether actions are shown.
@@ -31,8 +32,13 @@ impl Ctx {
 #[derive(Debug, Clone)]
 pub struct ErrorMessage(pub String);
 
-const NAV: [(&str, &str); 4] =
-    [("/", "Overview"), ("/workers", "Workers"), ("/limits", "Limits"), ("/autoscaler", "Autoscaler")];
+const NAV: [(&str, &str); 5] = [
+    ("/", "Overview"),
+    ("/dead", "Dead jobs"),
+    ("/workers", "Workers"),
+    ("/limits", "Limits"),
+    ("/autoscaler", "Autoscaler"),
+];
 
 /// A whole page: `nav` is the path of the menu entry to mark ("" for none).
 pub fn page(ctx: &Ctx, title: &str, nav: &str, body: Markup) -> Html<String> {
@@ -44,6 +50,7 @@ pub fn page(ctx: &Ctx, title: &str, nav: &str, body: Markup) -> Html<String> {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
                 title { (title) " · weir" }
+                link rel="icon" href=(ctx.url("/assets/icon.svg")) type="image/svg+xml";
                 link rel="stylesheet" href=(ctx.url("/assets/style.css"));
                 script src=(ctx.url("/assets/app.js")) defer {}
             }
@@ -162,6 +169,10 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
 
 pub async fn stylesheet() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
+}
+
+pub async fn icon() -> Response {
+    asset(ICON, "image/svg+xml")
 }
 
 pub async fn script() -> Response {

@@ -59,6 +59,12 @@ pub fn router(broker: Broker, config: WebConfig) -> Router {
         .route(&p("/queues/{queue}/resume"), post(pages::queue::resume))
         .route(&p("/queues/{queue}/jobs/{id}"), get(pages::job::page))
         .route(&p("/queues/{queue}/jobs/{id}/delete"), post(pages::job::delete))
+        .route(&p("/dead"), get(pages::dead::page))
+        .route(&p("/dead/selected"), post(pages::dead::selected))
+        .route(&p("/dead/all"), post(pages::dead::all))
+        .route(&p("/dead/archive"), get(pages::dead::archive))
+        .route(&p("/dead/archive/retry"), post(pages::dead::archive_retry))
+        .route(&p("/dead/archive/delete"), post(pages::dead::archive_delete))
         .route(&p("/workers"), get(pages::workers::page))
         .route(&p("/workers/{id}/drain"), post(pages::workers::drain))
         .route(&p("/limits"), get(pages::limits::page))
@@ -68,7 +74,8 @@ pub fn router(broker: Broker, config: WebConfig) -> Router {
         .route(&p("/login"), get(security::login_page).post(security::login))
         .route(&p("/logout"), post(security::logout))
         .route(&p("/assets/style.css"), get(layout::stylesheet))
-        .route(&p("/assets/app.js"), get(layout::script));
+        .route(&p("/assets/app.js"), get(layout::script))
+        .route(&p("/assets/icon.svg"), get(layout::icon));
     if !base.is_empty() {
         let to = p("/");
         r = r.route(&base, get(move || async move { axum::response::Redirect::permanent(&to) }));

@@ -41,7 +41,10 @@ pub async fn page(
     Path((queue, id)): Path<(String, String)>,
     Query(p): Query<crate::pages::Notice>,
 ) -> Result<Html<String>> {
-    let (q, info) = find(&app, &queue, &id).await?;
+    let (q, info) = match find(&app, &queue, &id).await {
+        Err(WebError::NotFound(msg)) => return done_page(&app, &ctx, &queue, &id, msg).await,
+        other => other?,
+    };
     let parsed = info.parse_envelope();
     let here = format!("/queues/{}/jobs/{}", seg(q.as_str()), seg(&id));
     let body = html! {
@@ -58,6 +61,10 @@ pub async fn page(
             }
         }
         div.actions {
+            @if info.state == Some(JobState::Dead) {
+                (layout::action(&ctx, "/dead/selected", "Retry now", "primary", None,
+                    &[("do", "retry"), ("queue", q.as_str()), ("ids", &id), ("back", &here)]))
+            }
             @if matches!(info.state, Some(JobState::Pending | JobState::Delayed | JobState::Dead)) {
                 (layout::action(&ctx, &format!("{here}/delete"), "Delete", "danger", Some("Delete this job? It will not run."), &[]))
             }
@@ -96,6 +103,33 @@ pub async fn page(
         }
     };
     Ok(layout::page(&ctx, &format!("Job {id}"), "", body))
+}
+
+/// A job acked within the retention: its done record (docs/REDIS.md, `done`).
+async fn done_page(app: &crate::App, ctx: &Ctx, queue: &str, id: &str, missing: String) -> Result<Html<String>> {
+    let q = known_queue(&app.broker, queue).await?;
+    let Some(st) = app.broker.status_in(&q, id).await?.filter(|s| s.state == Some(JobState::Done)) else {
+        return Err(WebError::NotFound(missing));
+    };
+    let body = html! {
+        p.crumbs { a href=(ctx.url(&format!("/queues/{}", seg(q.as_str())))) { "← queue " (q) } }
+        h1 { "Job " span.mono { (id) } }
+        dl.figures {
+            div { dt { "State" } dd { span.badge.done { "done" } } }
+            @if let Some(t) = st.done_at { div { dt { "Done at" } dd { (time(t)) } } }
+            div { dt { "Attempts" } dd { (st.attempts) } }
+            @if let Some(k) = &st.kind { div { dt { "Kind" } dd { (k) } } }
+        }
+        @if let Some(r) = &st.result {
+            h2 { "Result" }
+            pre.payload { (serde_json::from_str::<serde_json::Value>(r.get()).and_then(|v| serde_json::to_string_pretty(&v)).unwrap_or_else(|_| r.get().to_string())) }
+        }
+        @if !st.errors.is_empty() {
+            h2 { "Errors before it succeeded" }
+            ol.errors { @for e in &st.errors { li { span.when { "attempt " (e.attempt) " · " (time(e.at)) } pre { (e.error) } } } }
+        }
+    };
+    Ok(layout::page(ctx, &format!("Job {id}"), "", body))
 }
 
 pub async fn delete(

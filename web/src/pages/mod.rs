@@ -1,6 +1,7 @@
 //! One module per page. Handlers parse and check their input, ask the
 //! broker (or the store), and draw; every query lives in the broker.
 pub mod autoscaler;
+pub mod dead;
 pub mod job;
 pub mod limits;
 pub mod overview;

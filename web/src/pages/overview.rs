@@ -98,7 +98,10 @@ fn live_chart(live: &live::Live, now: i64) -> Markup {
         Series { name: "processed/s".into(), points: steps.iter().map(|s| (s.at, s.processed_per_s)).collect() },
         Series { name: "failed/s".into(), points: steps.iter().map(|s| (s.at, s.failed_per_s)).collect() },
     ];
-    line_chart("Throughput, last 15 minutes", now - live::WINDOW_MS, now, "15 min ago", "now", &series)
+    // From the first sample (at most 15 minutes back) to now.
+    let from = steps.first().map_or(now - live::WINDOW_MS, |s| s.at.max(now - live::WINDOW_MS));
+    let left = format!("{} ago", span(now - from));
+    line_chart("Throughput while this page was open (up to 15 minutes)", from, now, &left, "now", &series)
 }
 
 /// Processed and failed per minute over every queue, from the store.
