@@ -132,7 +132,7 @@ impl Outage {
             let took = since.elapsed();
             tracing::info!(
                 url,
-                outage_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                outage_ms = crate::bounds::millis_u64(took),
                 "Redis is reachable again after {}",
                 crate::duration::format_duration(took)
             );

@@ -180,7 +180,7 @@ impl Broker {
             payload: job.payload,
             max_attempts: job.max_attempts,
             backoff: job.backoff,
-            timeout_ms: job.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+            timeout_ms: job.timeout.map(crate::bounds::millis_u64),
             enqueued_at: now,
             run_at: ready,
             unique_key: job.unique.map(|u| u.key),

@@ -45,7 +45,9 @@ pub struct Envelope {
     pub rate_key: Option<String>,
 }
 
-fn default_max_attempts() -> u32 {
+/// The serde default of `max_attempts` wherever a job is read from JSON
+/// (the envelope, the outbox's rows).
+pub fn default_max_attempts() -> u32 {
     DEFAULT_MAX_ATTEMPTS
 }
 

@@ -22,7 +22,7 @@ pub struct OutboxJob {
     #[serde(default)]
     pub codec: Codec,
     pub payload: Box<RawValue>,
-    #[serde(default = "default_max_attempts")]
+    #[serde(default = "weir_broker::envelope::default_max_attempts")]
     pub max_attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
@@ -39,10 +39,7 @@ pub struct OutboxJob {
     pub rate_key: Option<String>,
 }
 
-fn default_max_attempts() -> u32 {
-    weir_broker::envelope::DEFAULT_MAX_ATTEMPTS
-}
-
+use weir_broker::bounds::millis_u64;
 use weir_broker::enqueue::new_id;
 
 impl OutboxJob {
@@ -57,9 +54,9 @@ impl OutboxJob {
             payload: job.payload,
             max_attempts: job.max_attempts,
             backoff: job.backoff,
-            timeout_ms: job.timeout.map(|t| t.as_millis() as u64),
+            timeout_ms: job.timeout.map(millis_u64),
             run_at_ms,
-            unique_ttl_ms: job.unique.as_ref().and_then(|u| u.ttl).map(|t| t.as_millis() as u64),
+            unique_ttl_ms: job.unique.as_ref().and_then(|u| u.ttl).map(millis_u64),
             unique_key: job.unique.map(|u| u.key),
             rate_key: job.rate_key,
         }
