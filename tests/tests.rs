@@ -13,6 +13,7 @@ mod broker_reserve;
 mod broker_wake;
 mod cli_basic;
 mod cluster;
+mod cron;
 mod dead;
 mod demo;
 mod docs_architecture;

@@ -205,7 +205,7 @@ impl Broker {
 
     /// Adds queues this process has not seen to the queue set (one SADD per
     /// queue per process, not per job).
-    async fn register_queues<'a>(&self, queues: impl Iterator<Item = &'a QueueName>) -> Result<()> {
+    pub(crate) async fn register_queues<'a>(&self, queues: impl Iterator<Item = &'a QueueName>) -> Result<()> {
         let fresh: Vec<String> = {
             let seen = self.inner.registered.lock().expect("registered lock");
             let mut fresh: Vec<String> = queues.filter(|q| !seen.contains(*q)).map(|q| q.to_string()).collect();

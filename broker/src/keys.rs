@@ -39,6 +39,9 @@ pub struct QueueKeys {
     /// HASH id -> the JSON done record (done-at, attempts, result, progress,
     /// errors) of every job in `done`.
     pub results: String,
+    /// HASH schedule name -> the last tick (ms) enqueued for it into this
+    /// queue: the claim that makes each tick enqueued once (`lua/tick.lua`).
+    pub ticks: String,
 }
 
 /// A queue's key by role, as scripts declare the keys they take (scripts.rs).
@@ -56,6 +59,7 @@ pub enum Key {
     Keyrate,
     Done,
     Results,
+    Ticks,
 }
 
 impl Key {
@@ -74,6 +78,7 @@ impl Key {
             Key::Keyrate => "keyrate",
             Key::Done => "done",
             Key::Results => "results",
+            Key::Ticks => "ticks",
         }
     }
 }
@@ -93,6 +98,7 @@ impl QueueKeys {
             Key::Keyrate => &self.keyrate,
             Key::Done => &self.done,
             Key::Results => &self.results,
+            Key::Ticks => &self.ticks,
         }
     }
 
@@ -123,6 +129,7 @@ impl QueueKeys {
             keyrate: k(Key::Keyrate),
             done: k(Key::Done),
             results: k(Key::Results),
+            ticks: k(Key::Ticks),
         }
     }
 }
@@ -145,6 +152,13 @@ pub fn key_rules(prefix: &str) -> String {
 /// `{prefix}:autoscale:history`.
 pub fn autoscale_history(prefix: &str) -> String {
     format!("{prefix}:autoscale:history")
+}
+
+/// HASH schedule name -> the schedule as JSON (`schedules::Schedule`): every
+/// periodic job: `{prefix}:cron`. Written by `weir cron` and `Client::schedule`,
+/// read by every scheduler; never touched by a script.
+pub fn schedules(prefix: &str) -> String {
+    format!("{prefix}:cron")
 }
 
 /// SET of every queue name that has ever been enqueued to (stats and the

@@ -22,6 +22,8 @@
 //!   page, by rank), [`dead`] (the dead set: list, count, show, retry, delete),
 //!   [`status`] (a job by id), [`wait`] (idle wake-up).
 //! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
+//! - [`cron`]: schedule expressions, zones and ticks; [`schedules`]: schedules in
+//!   Redis and the scheduler's pass, each tick enqueued once (`lua/tick.lua`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
 //!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
 //! - [`probe`]: what the Redis can do at best (round trips, pipelined
@@ -40,6 +42,7 @@ pub mod browse;
 pub mod clock;
 pub mod codec;
 mod conn;
+pub mod cron;
 pub mod dead;
 pub mod duration;
 pub mod enqueue;
@@ -58,6 +61,7 @@ pub mod probe;
 pub mod registry;
 mod reply;
 pub mod reserve;
+pub mod schedules;
 mod scripts;
 pub mod select;
 pub mod status;
@@ -70,6 +74,7 @@ pub use bounds::OverLimit;
 pub use broker::{Broker, BrokerConfig};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use codec::Codec;
+pub use cron::{CatchUp, Expr};
 pub use dead::{DeadCursor, DeadFilter, DeadJob, DeadPage};
 pub use duration::{format_duration, parse_duration};
 pub use enqueue::{Enqueued, NewJob, RunAt, Unique};
@@ -83,6 +88,7 @@ pub use name::QueueName;
 /// The Redis client weir uses, for building commands with [`Broker::query`].
 pub use redis;
 pub use reserve::{Lease, Reserved};
+pub use schedules::{Schedule, ScheduleInfo};
 pub use select::{Mode, Selector};
 pub use status::{JobStatus, Progress};
 pub use url::redact_url;

@@ -72,6 +72,7 @@ pub(crate) struct Scripts {
     pub dead_retry: Op,
     pub dead_delete: Op,
     pub progress: Op,
+    pub tick: Op,
 }
 
 impl Scripts {
@@ -161,10 +162,16 @@ impl Scripts {
                 &["id", "attempt", "progress"],
                 include_str!("lua/progress.lua"),
             ),
+            tick: Op::new(
+                "tick",
+                &[Ticks, Pending, Jobs, Wake],
+                &["clock_offset_ms", "name", "tick_ms", "id", "envelope", "max_attempts"],
+                include_str!("lua/tick.lua"),
+            ),
         }
     }
 
-    pub fn all(&self) -> [&Op; 15] {
+    pub fn all(&self) -> [&Op; 16] {
         [
             &self.enqueue,
             &self.reserve,
@@ -181,6 +188,7 @@ impl Scripts {
             &self.dead_retry,
             &self.dead_delete,
             &self.progress,
+            &self.tick,
         ]
     }
 }

@@ -89,6 +89,21 @@ impl Client {
         self.broker.enqueue_many(prepared).await
     }
 
+    /// Adds a periodic job (docs/CRON.md): `job` enqueued into its type's
+    /// queue at every tick of `expr` (5 or 6 cron fields, an `@alias` or
+    /// `@every D`), in UTC, catching up the last missed tick after a
+    /// downtime. An invalid expression, a name taken or outside
+    /// `[A-Za-z0-9._-]{1,40}` is an error and nothing is stored. For a zone,
+    /// another catch-up or a replace, build a `weir_broker::Schedule` and call
+    /// `broker().add_schedule`.
+    pub async fn schedule<J: Job>(&self, name: &str, expr: &str, job: J) -> Result<()> {
+        let j = Self::prepare(&job, Options::new())?;
+        let mut s = weir_broker::Schedule::new(name, expr, &j.queue, &j.kind, j.payload);
+        s.codec = j.codec;
+        s.max_attempts = j.max_attempts;
+        self.broker.add_schedule(s, false).await
+    }
+
     /// What became of job `id`: its state (pending, delayed, active, dead,
     /// done, or unknown: `state` None), attempts, errors, times, progress and
     /// result. A done job is known for `BrokerConfig::keep_done` after its ack.

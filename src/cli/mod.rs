@@ -1,6 +1,7 @@
 //! Subcommands of the `weir` binary and the options they share.
 mod autoscale;
 mod bench;
+mod cron;
 mod dead;
 mod demo;
 mod enqueue;
@@ -102,6 +103,10 @@ pub enum Command {
     Enqueue(enqueue::EnqueueArgs),
     /// Per-queue figures: pending, delayed, active, dead, processed, failed, oldest age.
     Stats(stats::StatsArgs),
+    /// Periodic jobs: add, list, remove, pause, resume, run (docs/CRON.md).
+    Cron(cron::CronArgs),
+    /// Run a scheduler alone: enqueue the ticks of periodic jobs until stopped.
+    Scheduler,
     /// One job by id: state, attempts, errors, times, progress, result.
     Job(job::JobArgs),
     /// Stop workers from taking a queue's jobs (they stay queued).
@@ -144,6 +149,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enqueue(a) => enqueue::run(&cli.conn, a).await,
         Command::Stats(a) => stats::run(&cli.conn, a).await,
         Command::Job(a) => job::run(&cli.conn, a).await,
+        Command::Cron(a) => cron::run(&cli.conn, a).await,
+        Command::Scheduler => cron::scheduler(&cli.conn).await,
         Command::Pause(a) => pause::pause(&cli.conn, a).await,
         Command::Resume(a) => pause::resume(&cli.conn, a).await,
         Command::Limit(a) => limit::run(&cli.conn, a).await,

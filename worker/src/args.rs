@@ -160,6 +160,10 @@ pub struct WorkerArgs {
     /// Distinct job kinds labelled in the metrics; the rest are kind="other".
     #[arg(long, value_name = "N", default_value_t = defaults::METRICS_MAX_KINDS)]
     pub metrics_max_kinds: usize,
+    /// Do not run a scheduler in this worker (periodic jobs, docs/CRON.md):
+    /// by default every worker runs one, and each tick is enqueued once.
+    #[arg(long)]
+    pub no_scheduler: bool,
     /// Registry heartbeat interval (a killed worker vanishes after three).
     #[arg(long, value_name = "DURATION", default_value = defaults::HEARTBEAT, value_parser = duration, hide = true)]
     pub heartbeat: Duration,
@@ -212,6 +216,7 @@ impl WorkerArgs {
             heartbeat: self.heartbeat,
             housekeeping: self.housekeeping,
             reserve_depth: self.reserve_depth,
+            scheduler: !self.no_scheduler,
             ..WorkerConfig::default()
         };
         config.validate()?;

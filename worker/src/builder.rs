@@ -251,6 +251,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// Whether this worker runs a scheduler for periodic jobs (default: yes;
+    /// docs/CRON.md). Any number may run: each tick is enqueued once.
+    pub fn scheduler(mut self, on: bool) -> Self {
+        self.config.scheduler = on;
+        self
+    }
+
     /// When `force` resolves, running jobs are stopped at once and released
     /// (the second SIGTERM/SIGINT in `weir work`).
     pub fn force_on(mut self, force: impl Future<Output = ()> + Send + 'static) -> Self {

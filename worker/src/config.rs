@@ -78,6 +78,9 @@ pub struct WorkerConfig {
     /// Distinct job kinds labelled in the metrics; the rest share
     /// `kind="other"`. 1 to `bounds::MAX_METRICS_KINDS`. Default 500.
     pub metrics_max_kinds: usize,
+    /// Run a scheduler (the ticks of periodic jobs, docs/CRON.md) in this
+    /// worker. Default: on.
+    pub scheduler: bool,
 }
 
 impl Default for WorkerConfig {
@@ -103,6 +106,7 @@ impl Default for WorkerConfig {
             pace: crate::pace::Pace::default(),
             metrics_addr: None,
             metrics_max_kinds: d::METRICS_MAX_KINDS,
+            scheduler: true,
         }
     }
 }

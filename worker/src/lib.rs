@@ -30,8 +30,8 @@
 //!   (timeout, panic, ack/fail/release).
 //! - One background loop per file: `acker` (batched acks), `extender`
 //!   (lease renewal), `housekeeper` (promote, reclaim, under a fleet-wide
-//!   lock), `heartbeat` (registry record, drain requests); `service` is
-//!   their common start/stop.
+//!   lock), `heartbeat` (registry record, drain requests), [`scheduler`]
+//!   (the ticks of periodic jobs); `service` is their common start/stop.
 //! - `leases`: the leases this worker holds. [`retry`]: backoff delays.
 //! - [`handler`], [`context`], [`error`]: what handlers are, get and return.
 //! - [`exec`]: `--exec` child processes; `builtin`: the `weir.*` kinds.
@@ -59,6 +59,7 @@ mod memory;
 pub mod metrics;
 pub mod pace;
 pub mod retry;
+pub mod scheduler;
 pub mod signal;
 pub mod testing;
 pub mod worker;

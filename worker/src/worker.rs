@@ -159,6 +159,10 @@ impl Worker {
         let tick = (lease_for(Duration::from_millis(1)) / 6).min(reserve_lease / 6);
         extender.start(broker.clone(), shared.leases.clone(), tick, metrics.clone());
         shared.housekeeper.start(broker.clone(), id.clone(), queue_names.clone(), config.housekeeping);
+        let scheduler = crate::scheduler::Scheduler::default();
+        if config.scheduler {
+            scheduler.start(broker.clone());
+        }
         let heartbeat = Heartbeat::default();
         {
             let s = shared.clone();
@@ -234,8 +238,8 @@ impl Worker {
         // 4. Flush the acker, so finished jobs are acked, never released.
         // 5. Release the leases still held (attempt not counted).
         // 6. Stop the extender (only now: released leases no longer need it),
-        //    the housekeeper, the triggers, and the heartbeat (deregisters),
-        //    in that order.
+        //    the housekeeper, the scheduler, the triggers, and the heartbeat
+        //    (deregisters), in that order.
         tracker.close();
         let reason = shared.reason().unwrap_or(StopReason::Shutdown);
         let grace = config.grace;
@@ -278,6 +282,7 @@ impl Worker {
         Group::new()
             .then("extender", &extender)
             .then("housekeeper", &shared.housekeeper)
+            .then("scheduler", &scheduler)
             .then("stop triggers", &triggers)
             .then("heartbeat", &heartbeat)
             .then("metrics endpoint", &endpoint)
