@@ -259,3 +259,27 @@ async fn dead_jobs_are_listed_filtered_and_retried_or_deleted() {
     assert_eq!(b.stats(&q("dq")).await.unwrap().dead, 0);
     assert!(b.job(&q("dq"), &a).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn with_a_store_the_archive_and_the_history_are_shown() {
+    let b = util::broker("web-store").await;
+    let st = crate::store_support::sqlite("web-store").await;
+    let id = dead_job(&b, "arch", "send", "{}", 1).await;
+    let archiver = weir_store::Archiver::new(b.clone(), st.store.clone(), Default::default());
+    assert_eq!(archiver.pass().await.unwrap(), 1);
+    let now = b.redis_time_ms().await.unwrap();
+    let sample = |p| vec![weir_store::Sample { queue: "arch".into(), processed: p, failed: 1 }];
+    st.store.record_samples(&sample(0), now - 180_000).await.unwrap();
+    st.store.record_samples(&sample(40), now - 60_000).await.unwrap();
+    let web = WebProc::start(b.prefix(), &["--database-url", &st.url()]);
+    let overview = web.get("/", &[]);
+    assert!(overview.body.contains("Last 24 hours"), "{}", overview.body);
+    let (cookie, token) = session(&web, "/dead/archive");
+    let page = web.get("/dead/archive?queue=arch", &[("Cookie", &cookie)]);
+    assert!(page.body.contains(&id), "{}", page.body);
+    let r = web.post("/dead/archive/retry", &[("Cookie", &cookie)], &format!("csrf={token}&id={id}"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(b.job(&q("arch"), &id).await.unwrap().unwrap().state, Some(JobState::Pending));
+    let r = web.post("/dead/archive/retry", &[("Cookie", &cookie)], &format!("csrf={token}&id=01NOSUCH"));
+    assert_eq!(r.status, 404);
+}
