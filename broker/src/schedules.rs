@@ -40,7 +40,7 @@ pub struct Schedule {
     #[serde(default)]
     pub codec: Codec,
     pub payload: Box<RawValue>,
-    #[serde(default = "default_max_attempts")]
+    #[serde(default = "crate::envelope::default_max_attempts")]
     pub max_attempts: u32,
     #[serde(default)]
     pub catch_up: CatchUp,
@@ -50,10 +50,6 @@ pub struct Schedule {
     /// schedule was added, changed or resumed. Set by the broker.
     #[serde(default)]
     pub since: i64,
-}
-
-fn default_max_attempts() -> u32 {
-    crate::envelope::DEFAULT_MAX_ATTEMPTS
 }
 
 /// A schedule with what the schedulers did with it.
@@ -92,7 +88,7 @@ impl Schedule {
             kind: kind.to_string(),
             codec: Codec::Json,
             payload,
-            max_attempts: default_max_attempts(),
+            max_attempts: crate::envelope::default_max_attempts(),
             catch_up: CatchUp::Last,
             paused: false,
             since: 0,
