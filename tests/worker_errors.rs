@@ -19,7 +19,7 @@ async fn panics_bad_payloads_and_unknown_kinds_leave_the_worker_running() {
     let panic = b.enqueue(panic).await.unwrap().id;
     let undecodable = b.enqueue(job("b", "weir.sleep", r#"{"ms":"soon"}"#)).await.unwrap().id;
     let unknown = b.enqueue(job("b", "no.such.kind", "{}")).await.unwrap().id;
-    let mut w = WorkerProc::start(&prefix, &["--queues", "b", "--housekeeping", "300ms"]);
+    let mut w = WorkerProc::start(&prefix, &["--queues", "b", "--housekeeping", "300ms", "--unknown-kind", "dead"]);
     let s = wait_stats(&b, "b", Duration::from_secs(30), |s| s.dead == 3).await;
     assert_eq!(s.dead, 3, "{s:?}\n{}", w.report());
     let errors = async |id: &str| {
@@ -31,7 +31,7 @@ async fn panics_bad_payloads_and_unknown_kinds_leave_the_worker_running() {
     let decode = errors(&undecodable).await;
     assert_eq!(decode.len(), 1, "a payload that does not decode is not retried");
     assert!(decode[0].starts_with("could not decode the payload"), "{decode:?}");
-    assert_eq!(errors(&unknown).await, vec!["no handler for kind no.such.kind"]);
+    assert_eq!(errors(&unknown).await, vec!["no handler for kind no.such.kind in this worker"]);
     // Still working.
     let after = b.enqueue(job("b", "weir.echo", "{}")).await.unwrap().id;
     assert!(w.wait_lines(Duration::from_secs(20), |l| l.iter().any(|x| x.starts_with(&after))), "{}", w.report());
@@ -45,11 +45,11 @@ async fn builtin_test_kinds_need_the_flag_and_alloc_refuses_sizes_over_its_cap()
     let b = util::broker("builtin-opt-in").await;
     let prefix = b.prefix().to_string();
     let sleep = b.enqueue(job("o", "weir.sleep", r#"{"ms":1}"#)).await.unwrap().id;
-    let mut w = WorkerProc::start_exactly(&prefix, &["--queues", "o"]);
+    let mut w = WorkerProc::start_exactly(&prefix, &["--queues", "o", "--unknown-kind", "dead"]);
     let s = wait_stats(&b, "o", Duration::from_secs(30), |s| s.dead == 1).await;
     assert_eq!(s.dead, 1, "{s:?}\n{}", w.report());
     let info = b.job(&q("o"), &sleep).await.unwrap().unwrap();
-    assert_eq!(info.errors[0].error, "no handler for kind weir.sleep", "without --builtin-kinds");
+    assert_eq!(info.errors[0].error, "no handler for kind weir.sleep in this worker", "without --builtin-kinds");
     w.signal("TERM");
     assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
 
@@ -154,4 +154,42 @@ async fn weir_testing_runs_an_apps_handler_without_redis() {
     assert!(
         matches!(weir::testing::run(charge, Charge { cents: 0 }).await, Err(JobError::Fatal(m)) if m == "nothing to charge")
     );
+}
+
+/// A rolling deploy: an old worker without the kind's handler puts its jobs
+/// back (no attempt used, logged once), a new worker that has it runs them;
+/// with no such worker, the job dies once the window has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_kinds_wait_for_a_worker_that_knows_them_then_die_after_the_window() {
+    let b = util::broker("unknown-kind").await;
+    let prefix = b.prefix().to_string();
+    let waits = b.enqueue(job("u", "weir.echo.v2", "{}")).await.unwrap().id;
+    let echo = b.enqueue(job("u", "weir.sleep", r#"{"ms":1}"#)).await.unwrap().id;
+    // Old worker: knows neither kind (no --builtin-kinds: no weir.sleep).
+    let args = ["--queues", "u", "--housekeeping", "100ms", "--unknown-kind-window", "8s"];
+    let mut old = WorkerProc::start_exactly(&prefix, &args);
+    let s = wait_stats(&b, "u", Duration::from_secs(20), |s| s.unknown_kind >= 4).await;
+    assert!(s.unknown_kind >= 4 && s.dead == 0 && s.failed == 0, "put back, not failed: {s:?}\n{}", old.report());
+    let info = b.job(&q("u"), &echo).await.unwrap().unwrap();
+    assert!(info.errors.is_empty() && info.attempts <= 1, "no attempt used: {info:?}");
+    // The new worker (with the test kinds) takes weir.sleep as soon as it is due.
+    let mut new = WorkerProc::start(&prefix, &["--queues", "u", "--housekeeping", "100ms"]);
+    let s = wait_stats(&b, "u", Duration::from_secs(20), |s| s.processed == 1).await;
+    assert_eq!(s.processed, 1, "{s:?}\n{}", new.report());
+    assert!(b.job(&q("u"), &echo).await.unwrap().is_none(), "done");
+    new.signal("TERM");
+    assert_eq!(new.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", new.report());
+    // Nobody knows weir.echo.v2: after the window it dies, saying why.
+    let s = wait_stats(&b, "u", Duration::from_secs(20), |s| s.dead == 1).await;
+    assert_eq!(s.dead, 1, "{s:?}\n{}", old.report());
+    let info = b.job(&q("u"), &waits).await.unwrap().unwrap();
+    let error = &info.errors.last().expect("an error").error;
+    assert!(error.starts_with("no handler for kind weir.echo.v2 in this worker (put back for"), "{error}");
+    old.signal("TERM");
+    assert_eq!(old.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", old.report());
+    let stderr = old.stderr();
+    for kind in ["weir.echo.v2", "weir.sleep"] {
+        let logged = stderr.lines().filter(|l| l.contains("no handler for this kind") && l.contains(kind)).count();
+        assert_eq!(logged, 1, "{kind} logged once a minute, not per job: {stderr}");
+    }
 }

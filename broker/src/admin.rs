@@ -38,6 +38,9 @@ pub struct QueueStats {
     pub waiting_on_limits: u64,
     /// Jobs put back because their rate key was over its limit (since the queue was created).
     pub deferred_by_key: u64,
+    /// Jobs put back by a worker that had no handler for their kind (since
+    /// the queue was created; see `--unknown-kind` in docs/WORKER.md).
+    pub unknown_kind: u64,
 }
 
 pub use crate::model::{JobInfo, JobState};
@@ -125,7 +128,7 @@ impl Broker {
         p.cmd("ZCARD").arg(&k.delayed);
         p.cmd("ZCARD").arg(&k.active);
         p.cmd("ZCARD").arg(&k.dead);
-        p.cmd("HMGET").arg(&k.stats).arg(&["processed", "failed", "runtime_ms", "deferred"]);
+        p.cmd("HMGET").arg(&k.stats).arg(&["processed", "failed", "runtime_ms", "deferred", "unknown_kind"]);
         p.cmd("HEXISTS").arg(&k.conf).arg("paused");
         p.cmd("ZRANGE").arg(&k.pending).arg(0).arg(0).arg("WITHSCORES");
         p.cmd("HMGET").arg(&k.conf).arg(&[
@@ -178,6 +181,7 @@ impl Broker {
         Ok(QueueStats {
             waiting_on_limits: if limited { pending } else { 0 },
             deferred_by_key: c(3),
+            unknown_kind: c(4),
             limits: (limits != Default::default()).then_some(limits),
             pending: n(0)?,
             delayed: n(1)?,

@@ -255,13 +255,31 @@ impl Broker {
     /// attempt, and `hold` holds its queue or its rate key until then across
     /// the fleet. Returns false when the lease was already lost.
     pub async fn snooze(&self, lease: &Lease, after: Duration, hold: Hold) -> Result<bool> {
+        self.snooze_counted(lease, after, hold, "snoozed").await
+    }
+
+    /// A job this worker has no handler for: it goes back to run `after`
+    /// from now without using an attempt, for another worker (or this one
+    /// after a deploy) to take, counted in the queue's `unknown_kind`.
+    /// Returns false when the lease was already lost.
+    pub async fn put_back_unknown_kind(&self, lease: &Lease, after: Duration) -> Result<bool> {
+        self.snooze_counted(lease, after, Hold::Job, "unknown_kind").await
+    }
+
+    async fn snooze_counted(&self, lease: &Lease, after: Duration, hold: Hold, counter: &str) -> Result<bool> {
         let hold = match hold {
             Hold::Queue => "queue",
             Hold::Key => "key",
             Hold::Job => "none",
         };
-        let args: Vec<Arg> =
-            vec![self.clock_arg(), lease.id.as_str().into(), lease.attempt.into(), ms(after).into(), hold.into()];
+        let args: Vec<Arg> = vec![
+            self.clock_arg(),
+            lease.id.as_str().into(),
+            lease.attempt.into(),
+            ms(after).into(),
+            hold.into(),
+            counter.into(),
+        ];
         Ok(reply::int("snooze", &self.eval(&self.inner.scripts.snooze, &lease.queue, args).await?)? == 1)
     }
 }

@@ -144,7 +144,7 @@ impl Scripts {
             snooze: Op::new(
                 "snooze",
                 &[Active, Delayed, Jobs, Conf, Keyrate, Stats, Pending, Wake],
-                &["clock_offset_ms", "id", "attempt", "delay_ms", "hold"],
+                &["clock_offset_ms", "id", "attempt", "delay_ms", "hold", "counter"],
                 include_str!("lua/snooze.lua"),
             )
             .durable(),

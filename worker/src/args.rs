@@ -82,6 +82,22 @@ pub fn listen_addr(flag: &'static str, s: &str) -> Result<std::net::SocketAddr, 
     s.to_socket_addrs().map_err(|_| bad())?.next().ok_or_else(bad)
 }
 
+/// `--unknown-kind`: `retry` or `dead` (see [`UnknownKind`](crate::UnknownKind)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownKindFlag {
+    /// Put the job back for another worker, no attempt used, until the window passes.
+    Retry,
+    /// The job dies at once.
+    Dead,
+}
+
+impl std::str::FromStr for UnknownKindFlag {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Self as clap::ValueEnum>::from_str(s, false)
+    }
+}
+
 /// `KIND=COMMAND`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecSpec {
@@ -149,6 +165,15 @@ pub struct WorkerArgs {
     /// Retry schedule for jobs that carry none: exp[:BASE[:CAP]], fixed:DELAY, or a list such as 1s,5s,10s.
     #[arg(long, value_name = "SCHEDULE", default_value = defaults::BACKOFF, value_parser = clap::value_parser!(Backoff))]
     pub backoff: Backoff,
+    /// A job whose kind has no handler here: retry (put back for another
+    /// worker, no attempt used, until --unknown-kind-window after it was due;
+    /// for rolling deploys) or dead (at once).
+    #[arg(long, value_name = "POLICY", value_enum, default_value = defaults::UNKNOWN_KIND)]
+    pub unknown_kind: UnknownKindFlag,
+    /// With --unknown-kind retry: how long a job of an unknown kind waits for a
+    /// worker that knows it before it dies.
+    #[arg(long, value_name = "DURATION", default_value = defaults::UNKNOWN_KIND_WINDOW, value_parser = duration)]
+    pub unknown_kind_window: Duration,
     /// Pace this process: at most RATE jobs of QUEUE per period (e.g.
     /// webhooks=20/s). Per process; fleet-wide limits are `weir limit`.
     #[arg(long, value_name = "QUEUE=RATE", value_parser = clap::value_parser!(crate::pace::QueueRate))]
@@ -217,6 +242,10 @@ impl WorkerArgs {
             housekeeping: self.housekeeping,
             reserve_depth: self.reserve_depth,
             scheduler: !self.no_scheduler,
+            unknown_kind: match self.unknown_kind {
+                UnknownKindFlag::Retry => crate::UnknownKind::Retry { window: self.unknown_kind_window },
+                UnknownKindFlag::Dead => crate::UnknownKind::Dead,
+            },
             ..WorkerConfig::default()
         };
         config.validate()?;

@@ -108,6 +108,13 @@ impl WorkerBuilder {
         self
     }
 
+    /// What to do with jobs whose kind has no handler in this worker
+    /// (default: put back for up to 1 h, see [`UnknownKind`](crate::UnknownKind)).
+    pub fn unknown_kind(mut self, policy: crate::UnknownKind) -> Self {
+        self.config.unknown_kind = policy;
+        self
+    }
+
     pub fn grace(mut self, d: Duration) -> Self {
         self.config.grace = d;
         self

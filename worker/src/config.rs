@@ -2,6 +2,7 @@
 //! and builder calls both end up here; each field's default is documented
 //! where it is declared.
 use crate::error::ConfigError;
+use crate::unknown::UnknownKind;
 use std::collections::HashMap;
 use std::time::Duration;
 use weir_broker::{Backoff, QueueName, Selector, bounds};
@@ -81,6 +82,9 @@ pub struct WorkerConfig {
     /// Run a scheduler (the ticks of periodic jobs, docs/CRON.md) in this
     /// worker. Default: on.
     pub scheduler: bool,
+    /// Jobs whose kind has no handler here: put back for up to 1 h after
+    /// they were due ([`UnknownKind::Retry`]), or dead at once. Default: retry, 1 h.
+    pub unknown_kind: UnknownKind,
 }
 
 impl Default for WorkerConfig {
@@ -107,6 +111,7 @@ impl Default for WorkerConfig {
             metrics_addr: None,
             metrics_max_kinds: d::METRICS_MAX_KINDS,
             scheduler: true,
+            unknown_kind: UnknownKind::Retry { window: d::duration(d::UNKNOWN_KIND_WINDOW) },
         }
     }
 }
@@ -145,6 +150,9 @@ impl WorkerConfig {
         if let Some(t) = self.max_time {
             // A lifetime longer than any delay weir accepts means "no limit": say so instead.
             bounds::delay("max time", t)?;
+        }
+        if let UnknownKind::Retry { window } = self.unknown_kind {
+            bounds::delay("unknown kind window", window)?;
         }
         if self.max_jobs == Some(0) {
             return too_small("max jobs", "1");

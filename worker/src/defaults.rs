@@ -21,6 +21,12 @@ pub const TIMEOUT: &str = "60s";
 pub const GRACE: &str = "30s";
 /// Retry schedule for jobs that carry none: 1 s doubling up to 1 h, with jitter.
 pub const BACKOFF: &str = "exp:1s:1h";
+/// What happens to a job whose kind has no handler in this worker: `retry`
+/// (put back for another worker, no attempt used) or `dead`.
+pub const UNKNOWN_KIND: &str = "retry";
+/// With `--unknown-kind retry`: how long after it was due such a job may
+/// wait for a worker that knows its kind before it dies.
+pub const UNKNOWN_KIND_WINDOW: &str = "1h";
 /// Registry heartbeat interval (a record lives three of them).
 pub const HEARTBEAT: &str = "10s";
 /// Housekeeping interval: promote due jobs, reclaim expired leases.
@@ -47,10 +53,11 @@ mod tests {
 
     #[test]
     fn every_default_parses() {
-        for d in [TIMEOUT, GRACE, HEARTBEAT, HOUSEKEEPING, IDLE_WAIT] {
+        for d in [TIMEOUT, GRACE, HEARTBEAT, HOUSEKEEPING, IDLE_WAIT, UNKNOWN_KIND_WINDOW] {
             assert!(!duration(d).is_zero(), "{d}");
         }
         assert!(BACKOFF.parse::<weir_broker::Backoff>().is_ok());
+        assert!(UNKNOWN_KIND.parse::<crate::args::UnknownKindFlag>().is_ok());
         assert!(QUEUES.parse::<crate::args::QueueList>().is_ok());
     }
 }

@@ -24,6 +24,8 @@ enum Outcome {
     Released,
     /// The lease was lost: someone else may run the job now.
     Lost,
+    /// No handler for its kind here: put back for another worker after this long.
+    UnknownKind(Duration),
 }
 
 pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: CancellationToken, permit: OwnedSemaphorePermit) {
@@ -60,7 +62,10 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
         tracing::debug!("job started");
         let mut timed_out = false;
         let outcome = match shared.handlers.get(&kind) {
-            None => Outcome::Failed(JobError::Fatal(format!("no handler for kind {kind}"))),
+            None => match shared.unknown.decide(shared.config.unknown_kind, &envelope, shared.broker.now_ms()) {
+                crate::unknown::Verdict::PutBack(after) => Outcome::UnknownKind(after),
+                crate::unknown::Verdict::Dead(message) => Outcome::Failed(JobError::Fatal(message)),
+            },
             Some(handler) => {
                 if !shared.config.pace.is_empty() {
                     tokio::select! {
@@ -142,6 +147,12 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                 };
                 record(counted, matches!(failed, Some(FailOutcome::Lost)));
                 true
+            }
+            Outcome::UnknownKind(after) => {
+                shared.leases.remove(&lease);
+                let put_back = crate::unknown::put_back(&shared, &lease, &kind, after).await;
+                record((put_back == Some(true)).then_some(JobOutcome::Deferred), put_back == Some(false));
+                false
             }
             Outcome::Released => {
                 record(Some(JobOutcome::Released), false);

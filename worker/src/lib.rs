@@ -33,6 +33,7 @@
 //!   lock), `heartbeat` (registry record, drain requests), [`scheduler`]
 //!   (the ticks of periodic jobs); `service` is their common start/stop.
 //! - `leases`: the leases this worker holds. [`retry`]: backoff delays.
+//! - [`unknown`]: jobs of a kind with no handler here (put back or dead).
 //! - [`handler`], [`context`], [`error`]: what handlers are, get and return.
 //! - [`exec`]: `--exec` child processes; `builtin`: the `weir.*` kinds.
 //! - [`metrics`]: the Prometheus series (`--metrics-addr`); `endpoint`: the
@@ -62,6 +63,7 @@ pub mod retry;
 pub mod scheduler;
 pub mod signal;
 pub mod testing;
+pub mod unknown;
 pub mod worker;
 
 pub use args::WorkerArgs;
@@ -72,4 +74,5 @@ pub use error::{ConfigError, Error, JobError, Result};
 pub use governor::Quota;
 pub use handler::Handler;
 pub use pace::Pace;
+pub use unknown::UnknownKind;
 pub use worker::{Outcome, StopReason, Worker};

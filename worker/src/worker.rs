@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub done: AtomicU64,
     pub started: AtomicU64,
     pub running: AtomicUsize,
+    /// Jobs of kinds with no handler here: the policy's state (unknown.rs).
+    pub unknown: crate::unknown::UnknownKinds,
 }
 
 impl Shared {
@@ -142,6 +144,7 @@ impl Worker {
             done: AtomicU64::new(0),
             started: AtomicU64::new(0),
             running: AtomicUsize::new(0),
+            unknown: Default::default(),
             config,
         });
         let config = &shared.config;
