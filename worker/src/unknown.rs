@@ -88,7 +88,12 @@ impl UnknownKinds {
 
 /// Puts the job back for another worker, logging the kind once a minute.
 /// Returns whether it went back (false: the lease was lost; None: Redis failed).
-pub(crate) async fn put_back(shared: &crate::worker::Shared, lease: &Lease, kind: &str, after: Duration) -> Option<bool> {
+pub(crate) async fn put_back(
+    shared: &crate::worker::Shared,
+    lease: &Lease,
+    kind: &str,
+    after: Duration,
+) -> Option<bool> {
     let until = weir_broker::bounds::ms_after(shared.broker.now_ms(), after);
     match shared.broker.put_back_unknown_kind(lease, after).await {
         Ok(true) => {
