@@ -29,6 +29,19 @@ pub enum JobState {
     Done,
 }
 
+impl JobState {
+    /// The state's name as docs/REDIS.md, the CLI and the JSON output write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Delayed => "delayed",
+            JobState::Active => "active",
+            JobState::Dead => "dead",
+            JobState::Done => "done",
+        }
+    }
+}
+
 /// Everything Redis holds about one job.
 #[derive(Debug, Clone)]
 pub struct JobInfo {

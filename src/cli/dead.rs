@@ -276,7 +276,7 @@ pub async fn delete(conn: &Conn, a: DeleteArgs) -> anyhow::Result<ExitCode> {
     let broker = conn.connect().await?;
     for q in queues(&broker, &a.queue).await? {
         if let Some(state) = broker.delete(&q, &a.id).await? {
-            println!("deleted {} (was {} in {q})", a.id, state_name(state));
+            println!("deleted {} (was {} in {q})", a.id, state.as_str());
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(info) = broker.job(&q, &a.id).await?
@@ -287,14 +287,4 @@ pub async fn delete(conn: &Conn, a: DeleteArgs) -> anyhow::Result<ExitCode> {
     }
     let place = a.queue.map(|q| format!("queue {q}")).unwrap_or_else(|| "any queue".into());
     bail!("no pending, delayed or dead job {} in {place}", a.id)
-}
-
-fn state_name(s: JobState) -> &'static str {
-    match s {
-        JobState::Pending => "pending",
-        JobState::Delayed => "delayed",
-        JobState::Active => "active",
-        JobState::Dead => "dead",
-        JobState::Done => "done",
-    }
 }

@@ -125,11 +125,7 @@ pub async fn page(
 ) -> Result<Html<String>> {
     let b = &app.broker;
     let all = b.queues().await?;
-    let stats = futures::future::join_all(all.iter().map(|q| b.stats(q))).await;
-    let mut queues = Vec::new();
-    for (q, s) in all.into_iter().zip(stats) {
-        queues.push((q, s?.dead));
-    }
+    let queues: Vec<_> = b.snapshot(&all).await?.into_iter().map(|(q, s)| (q, s.dead)).collect();
     if text(&p.queue).is_none() {
         // The queue with the most dead jobs first.
         p.queue = queues.iter().max_by_key(|(_, n)| *n).map(|(q, _)| q.to_string());

@@ -4,7 +4,7 @@
 use crate::State;
 use crate::error::{Result, WebError};
 use crate::layout::{self, Ctx, time};
-use crate::pages::queue::{score_label, state_name};
+use crate::pages::queue::score_label;
 use crate::pages::{done, known_queue, seg};
 use axum::Extension;
 use axum::extract::{Path, Query, State as S};
@@ -53,7 +53,7 @@ pub async fn page(
         (layout::notice(p.msg.as_deref()))
         section #job-state data-live {
             dl.figures {
-                div { dt { "State" } dd { @match info.state { Some(s) => span class=(format!("badge {}", state_name(s))) { (state_name(s)) }, None => "in no state (a damaged record)" } } }
+                div { dt { "State" } dd { @match info.state { Some(s) => span class=(format!("badge {}", s.as_str())) { (s.as_str()) }, None => "in no state (a damaged record)" } } }
                 @if let (Some(s), Some(score)) = (info.state, info.score) {
                     div { dt { (score_label(s)) } dd { (time(score)) } }
                 }
@@ -140,9 +140,7 @@ pub async fn delete(
     let (q, _) = find(&app, &queue, &id).await?;
     let back = format!("/queues/{}", seg(q.as_str()));
     Ok(match app.broker.delete(&q, &id).await? {
-        Some(s) => {
-            done(&ctx, &format!("{back}?state={}", state_name(s)), &format!("deleted {} job {id}", state_name(s)))
-        }
+        Some(s) => done(&ctx, &format!("{back}?state={}", s.as_str()), &format!("deleted {} job {id}", s.as_str())),
         None => done(&ctx, &back, &format!("job {id} was not deleted: it is running (or already gone)")),
     })
 }

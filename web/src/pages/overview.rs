@@ -18,10 +18,10 @@ pub async fn page(
     Query(p): Query<crate::pages::Notice>,
 ) -> Result<Html<String>> {
     let b = &app.broker;
-    let queues = b.queues().await?;
-    let (stats, workers) =
-        tokio::join!(futures::future::join_all(queues.iter().map(|q| b.stats(q))), b.workers(STALE_AFTER));
-    let stats: Vec<QueueStats> = stats.into_iter().collect::<weir_broker::Result<_>>()?;
+    let all = b.queues().await?;
+    // One pipelined round trip per 100 queues (the exporter's snapshot), not one per queue.
+    let (snapshot, workers) = tokio::join!(b.snapshot(&all), b.workers(STALE_AFTER));
+    let (queues, stats): (Vec<_>, Vec<QueueStats>) = snapshot?.into_iter().unzip();
     let workers = workers?;
     let now = b.redis_time_ms().await?;
     app.live.record(now, queues.iter().zip(&stats).map(|(q, s)| (q.to_string(), s.processed, s.failed)));

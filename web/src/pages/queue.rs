@@ -42,16 +42,6 @@ pub fn parse_state(s: Option<&str>) -> Result<JobState> {
     })
 }
 
-pub fn state_name(s: JobState) -> &'static str {
-    match s {
-        JobState::Pending => "pending",
-        JobState::Delayed => "delayed",
-        JobState::Active => "active",
-        JobState::Dead => "dead",
-        JobState::Done => "done",
-    }
-}
-
 /// A whole number from 1 to `max`, named `what` in the error.
 pub fn parse_number(raw: Option<&str>, what: &str, min: u64, max: u64) -> Result<Option<u64>> {
     let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
@@ -98,7 +88,7 @@ pub async fn page(
                 return Err(WebError::NotFound(format!(
                     "page {number} is past the last page ({last}) of {} {} jobs",
                     jobs.total,
-                    state_name(state)
+                    state.as_str()
                 )));
             }
             jobs
@@ -137,21 +127,21 @@ pub async fn page(
             }
         }
         form.search method="get" action=(ctx.url(&here)) {
-            input type="hidden" name="state" value=(state_name(state));
+            input type="hidden" name="state" value=(state.as_str());
             label { "Job id " input type="search" name="id" placeholder="01J…" maxlength="64"; }
             button type="submit" { "Find" }
         }
         form.search method="get" action=(ctx.url(&here)) {
-            input type="hidden" name="state" value=(state_name(state));
+            input type="hidden" name="state" value=(state.as_str());
             label { "Kind " input type="search" name="kind" value=[kind] maxlength="128"; }
             button type="submit" { "Filter" }
-            @if kind.is_some() { " " a href=(ctx.url(&format!("{here}?state={}", state_name(state)))) { "clear" } }
+            @if kind.is_some() { " " a href=(ctx.url(&format!("{here}?state={}", state.as_str()))) { "clear" } }
         }
         nav.tabs {
             @for (s, n) in counts {
-                @let href = ctx.url(&format!("{here}?state={}", state_name(s)));
-                @if s == state { a.current href=(href) aria-current="page" { (state_name(s)) " " span.count { (count(n)) } } }
-                @else { a href=(href) { (state_name(s)) " " span.count { (count(n)) } } }
+                @let href = ctx.url(&format!("{here}?state={}", s.as_str()));
+                @if s == state { a.current href=(href) aria-current="page" { (s.as_str()) " " span.count { (count(n)) } } }
+                @else { a href=(href) { (s.as_str()) " " span.count { (count(n)) } } }
             }
         }
         section #queue-jobs data-live {
@@ -223,7 +213,7 @@ fn jobs_table(ctx: &Ctx, queue: &QueueName, state: JobState, jobs: &Page) -> Mar
 }
 
 fn pager(ctx: &Ctx, here: &str, state: JobState, kind: Option<&str>, number: u64, jobs: &Page) -> Markup {
-    let st = state_name(state);
+    let st = state.as_str();
     html! {
         nav.pager {
             @if let (Some(kind), Some(scanned)) = (kind, jobs.scanned) {
