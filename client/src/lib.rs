@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # weir-client
 //!
 //! What an application uses to enqueue jobs.
@@ -35,6 +36,8 @@ impl Client {
         Ok(Client { broker: Broker::connect(url, config).await? })
     }
 
+    /// Wraps a broker already connected (a worker's, or one built with
+    /// its own settings), so enqueueing shares its connection.
     pub fn from_broker(broker: Broker) -> Client {
         Client { broker }
     }
@@ -71,6 +74,8 @@ impl Client {
         self.enqueue_with(job, Options::new()).await
     }
 
+    /// Enqueues a job with per-call overrides of its type's defaults
+    /// (queue, delay, attempts, id, uniqueness: [`Options`]).
     pub async fn enqueue_with<J: Job>(&self, job: J, options: Options) -> Result<Enqueued> {
         self.broker.enqueue(Self::prepare(&job, options)?).await
     }
@@ -81,6 +86,8 @@ impl Client {
         self.enqueue_many_with(jobs.into_iter().map(|j| (j, Options::new()))).await
     }
 
+    /// [`Client::enqueue_many`] with options per job: one round trip,
+    /// nothing enqueued if any job or its options is invalid.
     pub async fn enqueue_many_with<J: Job>(
         &self,
         jobs: impl IntoIterator<Item = (J, Options)>,

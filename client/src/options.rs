@@ -17,6 +17,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// No overrides: the job type's [`Job`](crate::Job) defaults apply.
     pub fn new() -> Self {
         Self::default()
     }
@@ -70,11 +71,15 @@ impl Options {
         self
     }
 
+    /// The delays between attempts, instead of the type's
+    /// [`Job::backoff`](crate::Job::backoff).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = Some(backoff);
         self
     }
 
+    /// How the payload is encoded (JSON by default; bincode with the
+    /// `bincode` feature), instead of the type's `Job::CODEC`.
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = Some(codec);
         self

@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 /// says which with `AsRef<Service>`), so stopping is safe before start and
 /// twice.
 pub trait Stop: Send + Sync {
+    /// Stops it and waits until it has stopped.
     fn stop(&self) -> BoxFuture<'_, ()>;
 }
 
@@ -29,6 +30,7 @@ impl std::fmt::Debug for Group<'_> {
 }
 
 impl<'a> Group<'a> {
+    /// An empty group; add members with [`Group::then`] in stop order.
     pub fn new() -> Self {
         Group { members: Vec::new() }
     }

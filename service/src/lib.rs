@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # weir-service
 //!
 //! How every weir process runs its background work and stops it, in one

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// One background task and the token that stops it. Embed it in a
+/// service type and start it once; [`Service::stop`] cancels and joins.
 #[derive(Debug, Default)]
 pub struct Service {
     stop: CancellationToken,
