@@ -21,6 +21,7 @@ use weir_broker::{Broker, QueueName, QueueStats};
 /// What one scrape read.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fleet {
+    /// Every known queue, in name order.
     pub queues: Vec<QueueFigures>,
     /// Workers whose heartbeat is live.
     pub workers: u64,
@@ -31,7 +32,9 @@ pub struct Fleet {
 /// One queue, as `/api/queues` shows it: its name and `weir stats --json`'s figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueFigures {
+    /// The queue's name.
     pub queue: String,
+    /// Its depth by state and its counters, flattened into the same object.
     #[serde(flatten)]
     pub stats: QueueStats,
 }

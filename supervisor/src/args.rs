@@ -8,6 +8,8 @@ fn duration(s: &str) -> Result<Duration, String> {
     weir_broker::parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// The `weir autoscale` flags (docs/AUTOSCALE.md); [`AutoscaleArgs::policy`]
+/// turns them into a checked [`Policy`].
 #[derive(Debug, Clone, Args)]
 pub struct AutoscaleArgs {
     /// The pool's queues, as for `weir work`: critical=100,default=10.
@@ -60,6 +62,9 @@ pub struct AutoscaleArgs {
 }
 
 impl AutoscaleArgs {
+    /// The policy these flags describe, or the first flag that makes no
+    /// sense (`--min` above `--max`, a zero `--tick`, ...) as a message for
+    /// the operator.
     pub fn policy(&self) -> Result<Policy, String> {
         if self.max == 0 {
             return Err("--max must be at least 1".into());

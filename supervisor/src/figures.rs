@@ -8,7 +8,9 @@ use weir_broker::{Broker, QueueName, Result};
 /// The per-queue counters a later tick diffs against, carried in the history.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
+    /// Jobs the queue has finished since it was created.
     pub processed: u64,
+    /// Their summed run time, ms: with `processed`, the average run time.
     pub runtime_ms: u64,
 }
 

@@ -27,9 +27,13 @@ pub fn host() -> String {
 pub struct Launcher {
     /// `sh -c` command line, or None for this binary with `args`.
     pub shell: Option<String>,
+    /// The binary to run when `shell` is None (normally this `weir`).
     pub exe: std::path::PathBuf,
+    /// Its arguments (e.g. [`AutoscaleArgs::default_worker_args`](crate::AutoscaleArgs::default_worker_args)).
     pub args: Vec<String>,
+    /// Passed to the worker as `WEIR_REDIS_URL`.
     pub redis_url: String,
+    /// Passed to the worker as `WEIR_PREFIX`.
     pub prefix: String,
     /// Extra environment for the worker (e.g. `RUST_LOG`).
     pub env: Vec<(String, String)>,

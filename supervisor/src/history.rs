@@ -12,8 +12,11 @@ pub const KEEP: u64 = 500;
 /// A decision with the counters it was made from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
+    /// What was decided, and from which figures.
     #[serde(flatten)]
     pub decision: Decision,
+    /// Each queue's counters at the time, in the order of
+    /// `decision.queues`: the next tick diffs against them for its rates.
     #[serde(default)]
     pub counters: Vec<Counters>,
     /// Where it was made (the supervisor's host).
@@ -29,6 +32,7 @@ pub fn key(prefix: &str) -> String {
     weir_broker::keys::autoscale_history(prefix)
 }
 
+/// Pushes `entry` as the newest decision and trims the list to [`KEEP`].
 pub async fn record(broker: &Broker, entry: &Entry) -> Result<()> {
     let json = serde_json::to_string(entry).expect("an entry always serializes");
     broker.push_capped(&key(broker.prefix()), &json, KEEP).await

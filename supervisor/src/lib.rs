@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # weir-supervisor
 //!
 //! The autoscaler behind `weir autoscale`: it watches queue depth and work

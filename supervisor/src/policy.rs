@@ -49,16 +49,21 @@ impl Default for Policy {
 /// One queue's figures for one tick.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueFigures {
+    /// The queue's name.
     pub queue: String,
+    /// Jobs ready to run now.
     pub pending: u64,
     /// Delayed jobs due before the next tick.
     pub due_soon: u64,
+    /// Jobs running now.
     pub active: u64,
+    /// A paused queue needs no workers, whatever its backlog.
     pub paused: bool,
     /// Jobs processed per second over the recent window.
     pub rate_per_s: f64,
     /// Average run time over the recent window (or since the start), ms; None: unknown.
     pub avg_run_ms: Option<f64>,
+    /// How long the oldest pending job has waited, ms; None: no pending job.
     pub oldest_pending_ms: Option<u64>,
 }
 
@@ -73,7 +78,9 @@ pub struct Decision {
     pub needed: u32,
     /// What to run after this tick.
     pub desired: u32,
+    /// Why, in words for operators (`weir autoscale --history`).
     pub reason: String,
+    /// The figures it was made from, one per queue.
     pub queues: Vec<QueueFigures>,
 }
 
