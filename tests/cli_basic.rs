@@ -170,3 +170,44 @@ fn unreachable_redis_is_one_line_and_a_non_zero_exit() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(started.elapsed().as_secs() < 20);
 }
+
+/// `weir pause|resume Q` and `weir limit set Q` on a queue never seen refuse
+/// with one line naming `--create` and write nothing; with `--create` they
+/// succeed and the queue is known from then on (stats, limit list), with
+/// its limit showing although it has no jobs.
+#[test]
+fn unknown_queues_are_refused_unless_created() {
+    let prefix = util::prefix("cli-unknown-queue");
+    for args in [
+        &["pause", "fresh"][..],
+        &["resume", "fresh"],
+        &["limit", "set", "fresh", "--rate", "5/s"],
+        &["limit", "set", "fresh", "--concurrency", "2"],
+    ] {
+        let (code, out, err) = util::run_any(util::weir(&prefix).args(args));
+        assert_eq!(code, Some(1), "{args:?}: {out}{err}");
+        assert!(err.contains("queue fresh is not known") && err.contains("--create"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let keys = util::redis().cmd(&["KEYS", &format!("{prefix}:*")]).unwrap();
+    assert!(keys.starts_with("*0"), "nothing was written: {keys}");
+    assert_eq!(stats(&prefix), serde_json::json!({}));
+
+    let out = util::run_ok(util::weir(&prefix).args(["pause", "fresh", "--create"]));
+    assert!(out.contains("created queue fresh") && out.contains("paused fresh"), "{out}");
+    assert_eq!(stats(&prefix)["fresh"]["paused"], true);
+    // Known now: no --create needed, and not "created" again.
+    let out = util::run_ok(util::weir(&prefix).args(["resume", "fresh"]));
+    assert_eq!(out.trim(), "resumed fresh");
+
+    let out = util::run_ok(util::weir(&prefix).args(["limit", "set", "other", "--rate", "5/s", "--create"]));
+    assert!(out.contains("created queue other"), "{out}");
+    let list = util::run_ok(util::weir(&prefix).args(["limit", "list"]));
+    assert!(list.lines().any(|l| l.starts_with("queue other:") && l.contains("5/s")), "{list}");
+    let s = stats(&prefix);
+    assert_eq!(s["other"]["limits"]["rate"], "5/s", "{s}");
+    assert_eq!(s["other"]["pending"], 0, "{s}");
+    let table = util::run_ok(util::weir(&prefix).arg("stats"));
+    let line = table.lines().find(|l| l.starts_with("other")).unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains("rate 5/s burst 1"), "{table}");
+}

@@ -205,13 +205,17 @@ fn stats_show_limits_and_the_jobs_waiting_on_them() {
         "--burst",
         "2",
     ]));
-    util::run_ok(util::weir(&prefix).args(["limit", "set", "other", "--concurrency", "1"]));
+    // A queue with no jobs shows its limit as soon as it is set.
+    util::run_ok(util::weir(&prefix).args(["limit", "set", "other", "--concurrency", "1", "--create"]));
     let table = util::run_ok(util::weir(&prefix).arg("stats"));
     let line = table.lines().find(|l| l.starts_with("pay")).unwrap();
     assert!(line.contains("rate 5/s burst 2, concurrency 4"), "{table}");
+    let line = table.lines().find(|l| l.starts_with("other")).unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains("concurrency 1"), "{table}");
     let json: serde_json::Value =
         serde_json::from_str(&util::run_ok(util::weir(&prefix).args(["stats", "--json"]))).unwrap();
     assert_eq!(json["pay"]["limits"]["concurrency"], 4);
     assert_eq!(json["pay"]["limits"]["rate"], "5/s");
     assert_eq!(json["pay"]["waiting_on_limits"], 0, "nothing is held back yet");
+    assert_eq!(json["other"]["limits"]["concurrency"], 1, "{json}");
 }

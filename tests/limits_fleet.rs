@@ -56,7 +56,7 @@ async fn wait_processed(b: &Broker, queue: &str, n: u64, within: Duration) {
 async fn a_queue_rate_limit_holds_across_three_workers() {
     let prefix = util::prefix("fleet-rate");
     let b = util::broker_with(util::config(&prefix)).await;
-    util::run_ok(util::weir(&prefix).args(["limit", "set", "webhooks", "--rate", "50/s", "--burst", "10"]));
+    util::run_ok(util::weir(&prefix).args(["limit", "set", "webhooks", "--rate", "50/s", "--burst", "10", "--create"]));
     enqueue_n(&b, "webhooks", "weir.stamp", "{}", 600).await;
     let workers: Vec<WorkerProc> =
         (0..3).map(|_| WorkerProc::start(&prefix, &["--queues", "webhooks", "--concurrency", "16"])).collect();
@@ -145,7 +145,7 @@ async fn rate_keys_run_at_their_own_pace_and_other_keys_are_not_delayed() {
 async fn a_concurrency_cap_holds_across_workers_even_when_one_is_killed() {
     let prefix = util::prefix("fleet-cap");
     let b = util::broker_with(util::config(&prefix)).await;
-    util::run_ok(util::weir(&prefix).args(["limit", "set", "payments", "--concurrency", "4"]));
+    util::run_ok(util::weir(&prefix).args(["limit", "set", "payments", "--concurrency", "4", "--create"]));
     enqueue_n(&b, "payments", "weir.stamp", r#"{"ms":40}"#, 240).await;
     let args = ["--queues", "payments", "--concurrency", "8", "--timeout", "2s", "--heartbeat", "1s"];
     let mut workers: Vec<WorkerProc> = (0..3).map(|_| WorkerProc::start(&prefix, &args)).collect();

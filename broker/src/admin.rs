@@ -74,7 +74,25 @@ impl Broker {
         })
     }
 
-    /// Every queue ever enqueued to under this prefix, sorted.
+    /// Whether `queue` is known: it is in the queue registry
+    /// (`{prefix}:queues`), which every enqueue and [`Self::create_queue`]
+    /// add to. The one answer to "has this queue been seen": `weir pause`,
+    /// `resume` and `limit set` refuse a queue that is not known unless
+    /// given `--create` (a typo would otherwise write settings no worker reads).
+    pub async fn has_queue(&self, queue: &QueueName) -> Result<bool> {
+        self.query(redis::cmd("SISMEMBER").arg(queues_set(self.prefix())).arg(queue.as_str())).await
+    }
+
+    /// Makes `queue` known (adds it to the queue registry) without enqueueing
+    /// anything: it then shows in `weir stats`, `weir limit list` and the
+    /// dashboard. Returns whether it was new.
+    pub async fn create_queue(&self, queue: &QueueName) -> Result<bool> {
+        let added: i64 = self.query(redis::cmd("SADD").arg(queues_set(self.prefix())).arg(queue.as_str())).await?;
+        self.inner.registered.lock().expect("registered lock").insert(queue.clone());
+        Ok(added == 1)
+    }
+
+    /// Every known queue under this prefix ([`Self::has_queue`]), sorted.
     pub async fn queues(&self) -> Result<Vec<QueueName>> {
         let names: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(queues_set(self.prefix()))).await?;
         let mut queues: Vec<QueueName> = names.into_iter().filter_map(|n| QueueName::new(n).ok()).collect();

@@ -59,11 +59,6 @@ struct ErrorText {
 }
 
 impl Broker {
-    /// Whether `queue` was ever enqueued to (it is in the queue set).
-    pub async fn has_queue(&self, queue: &QueueName) -> Result<bool> {
-        self.query(redis::cmd("SISMEMBER").arg(crate::keys::queues_set(self.prefix())).arg(queue.as_str())).await
-    }
-
     /// The jobs of `state` at ranks `start..start + count` (oldest first;
     /// `count` at most [`MAX_PAGE_SIZE`]), with the state's size.
     pub async fn page(&self, queue: &QueueName, state: JobState, start: u64, count: usize) -> Result<Page> {

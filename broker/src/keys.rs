@@ -161,8 +161,9 @@ pub fn schedules(prefix: &str) -> String {
     format!("{prefix}:cron")
 }
 
-/// SET of every queue name that has ever been enqueued to (stats and the
-/// dashboard list queues from it): `{prefix}:queues`.
+/// SET of every known queue: each name ever enqueued to or created with
+/// `Broker::create_queue` (`--create`); stats and the dashboard list queues
+/// from it: `{prefix}:queues`.
 pub fn queues_set(prefix: &str) -> String {
     format!("{prefix}:queues")
 }

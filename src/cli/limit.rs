@@ -16,6 +16,7 @@ pub struct LimitArgs {
 pub enum LimitCommand {
     /// Limit a queue: `--rate 50/s [--burst 10]` and/or `--concurrency 4`.
     Set {
+        /// The queue to limit.
         queue: QueueName,
         /// Jobs per period across the fleet: 50/s, 5/m, 100/h, 10/500ms.
         #[arg(long)]
@@ -26,12 +27,19 @@ pub enum LimitCommand {
         /// At most this many jobs of the queue running at once across the fleet.
         #[arg(long)]
         concurrency: Option<u32>,
+        /// Create the queue when it is not known yet (nothing was ever
+        /// enqueued to it); without it, an unknown queue is refused.
+        #[arg(long)]
+        create: bool,
     },
     /// Limit jobs whose rate key matches PATTERN (`*` matches anything), per key.
     SetKey {
+        /// The rate keys to limit, such as `discord:*` (1 to 256 bytes).
         pattern: String,
+        /// Jobs per period for each matching key: 5/s, 100/m, 10/500ms.
         #[arg(long)]
         rate: Rate,
+        /// Jobs of one key allowed at once before the rate applies (default 1).
         #[arg(long)]
         burst: Option<u32>,
     },
@@ -39,11 +47,13 @@ pub enum LimitCommand {
     Clear {
         /// The queue (or, with --key, the pattern).
         target: String,
+        /// Clear the key rule of this pattern instead of a queue's limits.
         #[arg(long)]
         key: bool,
     },
     /// Every queue limit and key rule.
     List {
+        /// Print one JSON object: {"queues": {...}, "keys": [...]}.
         #[arg(long)]
         json: bool,
     },
@@ -51,7 +61,7 @@ pub enum LimitCommand {
 
 pub async fn run(conn: &Conn, a: LimitArgs) -> anyhow::Result<ExitCode> {
     match a.command {
-        LimitCommand::Set { queue, rate, burst, concurrency } => {
+        LimitCommand::Set { queue, rate, burst, concurrency, create } => {
             if rate.is_none() && concurrency.is_none() {
                 bail!("say what to limit: --rate and/or --concurrency");
             }
@@ -62,6 +72,7 @@ pub async fn run(conn: &Conn, a: LimitArgs) -> anyhow::Result<ExitCode> {
                 bail!("invalid limit: concurrency must be at least 1");
             }
             let b = conn.connect().await?;
+            super::pause::known(&b, &queue, create).await?;
             if let Some(rate) = rate {
                 b.set_rate_limit(&queue, rate, burst.unwrap_or(1)).await?;
             }
