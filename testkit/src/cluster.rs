@@ -42,6 +42,8 @@ impl RedisCluster {
             .unwrap_or_else(|e| panic!("could not start a Redis Cluster (3 masters + 3 replicas): {e}"))
     }
 
+    /// Like [`RedisCluster::start`], for callers that report errors
+    /// themselves (or skip when `redis-server` is missing: `ErrorKind::NotFound`).
     pub fn try_start() -> io::Result<RedisCluster> {
         let nodes = (0..6).map(|_| Node::start(Kind::ClusterNode, NODE_CONFIG)).collect::<io::Result<Vec<_>>>()?;
         let cluster = RedisCluster { nodes };

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Private Redis topologies for weir's tests: a single server, a Cluster of
 //! 3 masters and 3 replicas, and a Sentinel group, each on free loopback
 //! ports in temp dirs, started from the `redis-server` and `redis-cli` on

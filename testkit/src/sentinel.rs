@@ -29,6 +29,8 @@ impl SentinelGroup {
             .unwrap_or_else(|e| panic!("could not start a Sentinel group (master, replica, 3 sentinels): {e}"))
     }
 
+    /// Like [`SentinelGroup::start`], for callers that report errors
+    /// themselves (or skip when `redis-server` is missing: `ErrorKind::NotFound`).
     pub fn try_start() -> io::Result<SentinelGroup> {
         let master = Node::start(Kind::Server, DATA_CONFIG)?;
         let master_port = master.port();

@@ -21,6 +21,7 @@ pub struct RedisServerBuilder {
 }
 
 impl RedisServerBuilder {
+    /// Turns the append-only file on or off (the field above says why).
     pub fn appendonly(mut self, on: bool) -> RedisServerBuilder {
         self.appendonly = on;
         self
@@ -32,6 +33,8 @@ impl RedisServerBuilder {
         self.try_start().unwrap_or_else(|e| panic!("could not start a private redis-server: {e}"))
     }
 
+    /// Like [`RedisServerBuilder::start`], returning the error instead of
+    /// panicking.
     pub fn try_start(self) -> io::Result<RedisServer> {
         // `appendfsync everysec` (the default) is enough for `kill9`: Redis
         // writes the AOF to the kernel before it replies, and SIGKILL does
@@ -57,10 +60,12 @@ impl RedisServer {
         RedisServer::builder().try_start()
     }
 
+    /// Options before the start: `RedisServer::builder().appendonly(true).start()`.
     pub fn builder() -> RedisServerBuilder {
         RedisServerBuilder::default()
     }
 
+    /// The loopback port it listens on (free when it was picked).
     pub fn port(&self) -> u16 {
         self.node.port()
     }

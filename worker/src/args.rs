@@ -101,7 +101,10 @@ impl std::str::FromStr for UnknownKindFlag {
 /// `KIND=COMMAND`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecSpec {
+    /// The job kind the command handles.
     pub kind: String,
+    /// The operator's command line, run with `sh -c` (the job gives only
+    /// stdin and the environment).
     pub command: String,
 }
 

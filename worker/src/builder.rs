@@ -35,12 +35,17 @@ impl std::fmt::Debug for WorkerBuilder {
 }
 
 impl Worker {
+    /// Starts a worker on `client`'s connection with every default of
+    /// [`defaults`](crate::defaults); add handlers and call
+    /// [`WorkerBuilder::run_with_signals`] (or `run_until`).
     pub fn builder(client: Client) -> WorkerBuilder {
         WorkerBuilder::new(client.broker().clone())
     }
 }
 
 impl WorkerBuilder {
+    /// Like [`Worker::builder`], from a broker (a custom prefix or
+    /// connection).
     pub fn new(broker: Broker) -> WorkerBuilder {
         WorkerBuilder {
             broker,
@@ -78,31 +83,42 @@ impl WorkerBuilder {
         self
     }
 
+    /// Jobs running at once ([`WorkerConfig::concurrency`](crate::WorkerConfig::concurrency)).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.config.concurrency = n;
         self
     }
 
+    /// Stop (exit code 10) after `n` jobs, so a supervisor restarts a
+    /// fresh process ([`WorkerConfig::max_jobs`](crate::WorkerConfig::max_jobs)).
     pub fn max_jobs(mut self, n: u64) -> Self {
         self.config.max_jobs = Some(n);
         self
     }
 
+    /// Stop (exit code 11) after running for `d`
+    /// ([`WorkerConfig::max_time`](crate::WorkerConfig::max_time)).
     pub fn max_time(mut self, d: Duration) -> Self {
         self.config.max_time = Some(d);
         self
     }
 
+    /// Stop (exit code 12) when resident memory passes `mb` MiB after a
+    /// job, a guard against leaks ([`WorkerConfig::memory_mb`](crate::WorkerConfig::memory_mb)).
     pub fn memory_limit_mb(mut self, mb: u64) -> Self {
         self.config.memory_mb = Some(mb);
         self
     }
 
+    /// Time limit of one attempt for jobs that set none
+    /// ([`WorkerConfig::timeout`](crate::WorkerConfig::timeout)).
     pub fn timeout(mut self, d: Duration) -> Self {
         self.config.timeout = d;
         self
     }
 
+    /// A cap on attempts for every job here, below each job's own
+    /// `max_attempts` ([`WorkerConfig::tries`](crate::WorkerConfig::tries)).
     pub fn tries(mut self, n: u32) -> Self {
         self.config.tries = Some(n);
         self
@@ -115,6 +131,8 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long running jobs may finish after a stop request before they
+    /// are put back ([`WorkerConfig::grace`](crate::WorkerConfig::grace)).
     pub fn grace(mut self, d: Duration) -> Self {
         self.config.grace = d;
         self
@@ -132,16 +150,22 @@ impl WorkerBuilder {
         self
     }
 
+    /// Registry heartbeat interval
+    /// ([`WorkerConfig::heartbeat`](crate::WorkerConfig::heartbeat)).
     pub fn heartbeat(mut self, d: Duration) -> Self {
         self.config.heartbeat = d;
         self
     }
 
+    /// How often the fleet promotes due jobs and reclaims expired leases
+    /// ([`WorkerConfig::housekeeping`](crate::WorkerConfig::housekeeping)).
     pub fn housekeeping(mut self, d: Duration) -> Self {
         self.config.housekeeping = d;
         self
     }
 
+    /// How long an idle worker blocks per call waiting for work
+    /// ([`WorkerConfig::idle_wait`](crate::WorkerConfig::idle_wait)).
     pub fn idle_wait(mut self, d: Duration) -> Self {
         self.config.idle_wait = d;
         self
@@ -272,6 +296,8 @@ impl WorkerBuilder {
         self
     }
 
+    /// Checks the settings (the first invalid one is
+    /// [`Error::Config`]) and returns the worker, not yet running.
     pub fn build(self) -> Result<Worker> {
         if let Some(e) = self.errors.into_iter().next() {
             return Err(Error::Config(e));

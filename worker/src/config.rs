@@ -17,6 +17,8 @@ pub enum Queues {
 }
 
 impl Queues {
+    /// The broker's selector for these queues, which picks the queue of
+    /// each reserve.
     pub fn selector(&self) -> weir_broker::Result<Selector> {
         match self {
             Queues::Weighted(q) => Selector::weighted(q.iter().cloned()),
@@ -24,6 +26,7 @@ impl Queues {
         }
     }
 
+    /// The queues' names, in the order given.
     pub fn names(&self) -> Vec<QueueName> {
         match self {
             Queues::Weighted(q) => q.iter().map(|(n, _)| n.clone()).collect(),
@@ -32,6 +35,8 @@ impl Queues {
     }
 }
 
+/// A worker's settings, checked by `validate` before it runs; built by
+/// [`WorkerBuilder`](crate::WorkerBuilder) or from [`WorkerArgs`](crate::WorkerArgs).
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// Default: the queue `default`, weight 1.

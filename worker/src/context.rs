@@ -14,11 +14,15 @@ pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// The context of one attempt.
 #[derive(Debug, Clone)]
 pub struct JobContext {
+    /// The job's id (a ULID unless the app chose one).
     pub id: String,
+    /// The job's kind, which picked its handler.
     pub kind: String,
+    /// The queue it was reserved from.
     pub queue: QueueName,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// Attempts it may use in all; `attempt == max_attempts` is the last.
     pub max_attempts: u32,
     cancel: CancellationToken,
     report: Arc<Report>,
@@ -74,6 +78,8 @@ impl JobContext {
         &self.cancel
     }
 
+    /// Whether [`JobContext::cancelled`] has fired: a long loop checks it
+    /// between steps and returns early.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
     }

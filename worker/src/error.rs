@@ -15,7 +15,12 @@ pub enum JobError {
     Retry(String),
     /// Retry after this delay (overrides the backoff) while attempts remain.
     #[error("{message}")]
-    RetryAfter { message: String, after: Duration },
+    RetryAfter {
+        /// Why it failed, kept in the job's errors.
+        message: String,
+        /// The delay before the next attempt.
+        after: Duration,
+    },
     /// Do not retry: the job goes to the dead set now.
     #[error("{0}")]
     Fatal(String),
@@ -24,18 +29,29 @@ pub enum JobError {
     /// using an attempt, and `hold` (its queue, or its rate key) is held for
     /// that long across the whole fleet.
     #[error("{message}")]
-    RateLimited { message: String, after: Duration, hold: weir_broker::Hold },
+    RateLimited {
+        /// Why, kept in the job's errors.
+        message: String,
+        /// How long the job, and what `hold` names, wait.
+        after: Duration,
+        /// What else waits: the queue or the rate key.
+        hold: weir_broker::Hold,
+    },
 }
 
 impl JobError {
+    /// Retry on the backoff schedule ([`JobError::Retry`]).
     pub fn retry(message: impl std::fmt::Display) -> Self {
         JobError::Retry(message.to_string())
     }
 
+    /// Retry after `after` instead of the backoff ([`JobError::RetryAfter`]).
     pub fn retry_after(message: impl std::fmt::Display, after: Duration) -> Self {
         JobError::RetryAfter { message: message.to_string(), after }
     }
 
+    /// No more attempts: dead now ([`JobError::Fatal`]), for input that
+    /// will never work.
     pub fn fatal(message: impl std::fmt::Display) -> Self {
         JobError::Fatal(message.to_string())
     }
@@ -66,15 +82,23 @@ retry_from!(String, &str, std::io::Error, serde_json::Error, weir_broker::Error)
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A setting is invalid; nothing ran.
     #[error("invalid worker configuration: {0}")]
     Config(#[from] ConfigError),
+    /// SIGTERM/SIGINT handlers could not be installed (`run_with_signals`).
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
+    /// Redis failed in a way retries did not get past.
     #[error(transparent)]
     Broker(#[from] weir_broker::Error),
     /// The metrics address is taken or cannot be used.
     #[error("cannot serve metrics on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        /// The `--metrics-addr` asked for.
+        addr: std::net::SocketAddr,
+        /// Why binding it failed.
+        source: std::io::Error,
+    },
 }
 
 /// What is wrong with a worker's settings, from flags or the builder. The
@@ -85,7 +109,12 @@ pub enum Error {
 pub enum ConfigError {
     /// A number or duration under its smallest allowed value.
     #[error("{setting} must be at least {min}")]
-    TooSmall { setting: &'static str, min: &'static str },
+    TooSmall {
+        /// The setting, as its flag names it.
+        setting: &'static str,
+        /// Its smallest allowed value, as text.
+        min: &'static str,
+    },
     /// A number or duration over its documented bound (`weir_broker::bounds`).
     #[error(transparent)]
     OverLimit(#[from] weir_broker::OverLimit),
@@ -94,7 +123,14 @@ pub enum ConfigError {
     Queues(String),
     /// A flag whose value does not work as given (`--rate webhooks=1000000/ms`).
     #[error("{flag} {value}: {reason}")]
-    Flag { flag: &'static str, value: String, reason: &'static str },
+    Flag {
+        /// The flag, e.g. `--rate`.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl From<weir_broker::Error> for ConfigError {
@@ -103,4 +139,5 @@ impl From<weir_broker::Error> for ConfigError {
     }
 }
 
+/// The worker's result, with [`Error`] by default.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -23,6 +23,8 @@ pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// Lines of stderr kept for the error message.
 const STDERR_LINES: usize = 20;
 
+/// The handler behind `--exec KIND=COMMAND`: each job runs `sh -c COMMAND`
+/// in its own process group, with the payload on stdin.
 #[derive(Debug, Clone)]
 pub struct ExecHandler {
     command: String,
@@ -31,6 +33,8 @@ pub struct ExecHandler {
 }
 
 impl ExecHandler {
+    /// Runs `command`; `memory_mb` caps each child's address space
+    /// (`--memory-per-job`), None for no cap.
     pub fn new(command: String, memory_mb: Option<u64>) -> Self {
         ExecHandler { command, memory_mb, keep_stdout: false }
     }

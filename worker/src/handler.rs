@@ -8,6 +8,7 @@ use weir_broker::Envelope;
 
 /// A handler for one job kind, taking the raw envelope.
 pub trait Handler: Send + Sync + 'static {
+    /// Runs one attempt; the error says what happens next ([`JobError`]).
     fn call(&self, envelope: Envelope, ctx: JobContext) -> BoxFuture<'static, Result<(), JobError>>;
 }
 

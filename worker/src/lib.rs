@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # weir-worker
 //!
 //! The worker runtime: takes jobs from weighted (or strict) priority queues,

@@ -41,6 +41,7 @@ pub enum JobOutcome {
 }
 
 impl JobOutcome {
+    /// Every outcome, so each labelled series exists from the start.
     pub const ALL: [JobOutcome; 7] = [
         JobOutcome::Ok,
         JobOutcome::Retry,
@@ -51,6 +52,7 @@ impl JobOutcome {
         JobOutcome::Deferred,
     ];
 
+    /// The `outcome` label value in the metrics.
     pub fn label(self) -> &'static str {
         match self {
             JobOutcome::Ok => "ok",

@@ -28,14 +28,17 @@ pub fn quota(rate: Rate) -> Option<Quota> {
 }
 
 impl Pace {
+    /// Paces the jobs of `queue` in this process to `quota`.
     pub fn queue(&mut self, queue: QueueName, quota: Quota) {
         self.queues.insert(queue, Arc::new(RateLimiter::direct(quota)));
     }
 
+    /// Paces the jobs of `kind` in this process to `quota`.
     pub fn kind(&mut self, kind: impl Into<String>, quota: Quota) {
         self.kinds.insert(kind.into(), Arc::new(RateLimiter::direct(quota)));
     }
 
+    /// No limits at all (the worker then skips the wait).
     pub fn is_empty(&self) -> bool {
         self.queues.is_empty() && self.kinds.is_empty()
     }
@@ -54,7 +57,9 @@ impl Pace {
 /// `QUEUE=RATE`, as `--rate` takes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueRate {
+    /// The queue paced.
     pub queue: QueueName,
+    /// Its pace in this process, e.g. `20/s`.
     pub rate: Rate,
 }
 

@@ -17,6 +17,8 @@ pub const IDLE_LOOK: Duration = Duration::from_secs(10);
 /// With schedules, the longest sleep between passes.
 pub const BUSY_LOOK: Duration = Duration::from_secs(1);
 
+/// The scheduler service (module docs); one runs inside each worker
+/// unless `--no-scheduler`.
 #[derive(Debug, Default)]
 pub struct Scheduler {
     service: Service,
@@ -29,6 +31,7 @@ impl AsRef<Service> for Scheduler {
 }
 
 impl Scheduler {
+    /// Starts the passes on `broker`; a second start is a no-op.
     pub fn start(&self, broker: Broker) {
         self.service.start(|stop| async move {
             loop {

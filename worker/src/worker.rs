@@ -32,6 +32,7 @@ pub use weir_broker::model::StopReason;
 /// How a worker run ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// Why it stopped: a signal, a drain, or a lifetime limit.
     pub reason: StopReason,
     /// Jobs finished (acked, failed or buried).
     pub jobs_done: u64,
@@ -42,6 +43,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The process exit code `weir work` uses for it (0 for a stop, 10-12
+    /// for a limit; docs/WORKER.md), for a binary that exits with it.
     pub fn exit_code(&self) -> u8 {
         self.reason.exit_code()
     }
