@@ -165,6 +165,8 @@ pub struct WorkerArgs {
     /// Cap the address space of each --exec command at this many MiB.
     #[arg(long, value_name = "MB")]
     pub memory_per_job: Option<u64>,
+    // The brackets are the help text's notation, not rustdoc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// Retry schedule for jobs that carry none: exp[:BASE[:CAP]], fixed:DELAY, or a list such as 1s,5s,10s.
     #[arg(long, value_name = "SCHEDULE", default_value = defaults::BACKOFF, value_parser = clap::value_parser!(Backoff))]
     pub backoff: Backoff,

@@ -3,7 +3,7 @@
 //! ones are up; by default ([`UnknownKind::Retry`]) such a job is put back for
 //! another worker (or this one after its deploy), without using an attempt,
 //! until `window` has passed since it was due, and only then dies. The
-//! decision is [`UnknownKinds::decide`]; the put-back is
+//! decision is `UnknownKinds::decide`; the put-back is
 //! `Broker::put_back_unknown_kind` (counted in the queue's `unknown_kind`).
 use std::collections::HashMap;
 use std::sync::Mutex;
