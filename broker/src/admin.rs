@@ -108,6 +108,20 @@ impl Broker {
         self.parse_stats(&r)
     }
 
+    /// The queue's processed counter alone: one HGET, for callers that poll
+    /// it (the bench's drain) and need no full stats read.
+    pub async fn processed(&self, queue: &QueueName) -> Result<u64> {
+        let hget = redis::cmd("HGET").arg(&self.keys(queue).stats).arg("processed").to_owned();
+        Ok(self.query::<Option<u64>>(&hget).await?.unwrap_or(0))
+    }
+
+    /// How many jobs' data the queue still stores (fields of its `jobs`
+    /// hash), whatever their state: zero once every job is finished and no
+    /// done record is kept.
+    pub async fn stored_jobs(&self, queue: &QueueName) -> Result<u64> {
+        self.query(redis::cmd("HLEN").arg(&self.keys(queue).jobs)).await
+    }
+
     /// Many queues' figures: on one server (or Sentinel), one pipelined
     /// round trip per [`SNAPSHOT_BATCH`] queues; on a cluster, each queue's
     /// commands stay in its own slot and every queue's go out at once. The

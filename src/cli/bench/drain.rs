@@ -51,7 +51,7 @@ async fn drain(bench: &Bench, processes: usize) -> anyhow::Result<Vec<Figure>> {
     let mut last_change = Instant::now();
     let mut seen = 0;
     let last = loop {
-        let done = processed(&broker, &queue).await?;
+        let done = broker.processed(&queue).await?;
         polls += 1;
         let now = Instant::now();
         if done > seen {
@@ -123,7 +123,7 @@ pub async fn rss_growth(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
             let client = Client::from_broker(broker.clone());
             let mut sent = 0;
             while sent < total {
-                let done = processed(&broker, &queue).await?;
+                let done = broker.processed(&queue).await?;
                 if sent - done.min(sent) >= backlog {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
@@ -141,7 +141,7 @@ pub async fn rss_growth(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
     let mut last_change = Instant::now();
     let mut seen = 0;
     let at_total = loop {
-        let done = processed(&broker, &queue).await?;
+        let done = broker.processed(&queue).await?;
         if done > seen {
             seen = done;
             last_change = Instant::now();
@@ -176,17 +176,10 @@ pub async fn rss_growth(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
     )])
 }
 
-/// The queue's processed counter.
-pub async fn processed(broker: &Broker, queue: &QueueName) -> anyhow::Result<u64> {
-    // One HGET, not a full stats read: this is polled during the measurement.
-    let hget = weir::broker::redis::cmd("HGET").arg(&broker.keys(queue).stats).arg("processed").to_owned();
-    Ok(broker.query::<Option<u64>>(&hget).await?.unwrap_or(0))
-}
-
 /// Every job was processed exactly once and nothing is left anywhere.
 pub async fn verify(broker: &Broker, queue: &QueueName, n: u64) -> anyhow::Result<()> {
     let s = broker.stats(queue).await?;
-    let jobs: u64 = broker.query(weir::broker::redis::cmd("HLEN").arg(&broker.keys(queue).jobs)).await?;
+    let jobs = broker.stored_jobs(queue).await?;
     ensure!(
         s.processed == n && s.pending == 0 && s.active == 0 && s.delayed == 0 && s.dead == 0 && s.failed == 0,
         "queue {queue}: expected {n} processed and nothing left, found {s:?}"

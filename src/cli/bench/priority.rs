@@ -3,7 +3,6 @@
 //! the first 20,000 and exits (code 10); each queue's processed counter is
 //! its share. Ideal: 52.6/26.3/15.8/5.3 %.
 use super::child::Worker;
-use super::drain::processed;
 use super::enqueue::bulk;
 use super::{Bench, Figure};
 use anyhow::ensure;
@@ -27,7 +26,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Vec<Figure>> {
 
     let mut done = Vec::new();
     for (q, _) in QUEUES {
-        done.push(processed(&broker, &QueueName::new(q)?).await?);
+        done.push(broker.processed(&QueueName::new(q)?).await?);
     }
     let total: u64 = done.iter().sum();
     ensure!(total == each, "expected exactly {each} jobs processed across the queues, found {done:?}");
