@@ -170,6 +170,16 @@ async fn unknown_kinds_wait_for_a_worker_that_knows_them_then_die_after_the_wind
     let mut old = WorkerProc::start_exactly(&prefix, &args);
     let s = wait_stats(&b, "u", Duration::from_secs(20), |s| s.unknown_kind >= 4).await;
     assert!(s.unknown_kind >= 4 && s.dead == 0 && s.failed == 0, "put back, not failed: {s:?}\n{}", old.report());
+    // `weir stats` shows the count, in JSON and in the table's UNKNOWN column.
+    let json: serde_json::Value =
+        serde_json::from_str(&util::run_ok(util::weir(&prefix).args(["stats", "--json"]))).unwrap();
+    assert!(json["u"]["unknown_kind"].as_u64().is_some_and(|n| n >= 4), "{json}");
+    let table = util::run_ok(util::weir(&prefix).arg("stats"));
+    let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
+    let column = header.iter().position(|h| *h == "UNKNOWN").unwrap_or_else(|| panic!("{table}"));
+    let row: Vec<&str> =
+        table.lines().find(|l| l.starts_with("u ")).unwrap_or_else(|| panic!("{table}")).split_whitespace().collect();
+    assert!(row[column].parse::<u64>().is_ok_and(|n| n >= 4), "{table}");
     let info = b.job(&q("u"), &echo).await.unwrap().unwrap();
     assert!(info.errors.is_empty() && info.attempts <= 1, "no attempt used: {info:?}");
     // The new worker (with the test kinds) takes weir.sleep as soon as it is due.

@@ -39,14 +39,14 @@ pub async fn run(conn: &Conn, a: StatsArgs) -> anyhow::Result<ExitCode> {
 
 fn print_table(all: &BTreeMap<String, QueueStats>) {
     println!(
-        "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>10}  LIMITS (WAITING ON THEM)",
-        "QUEUE", "PENDING", "DELAYED", "ACTIVE", "DEAD", "PROCESSED", "FAILED", "OLDEST"
+        "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>9} {:>10}  LIMITS (WAITING ON THEM)",
+        "QUEUE", "PENDING", "DELAYED", "ACTIVE", "DEAD", "PROCESSED", "FAILED", "UNKNOWN", "OLDEST"
     );
     for (q, s) in all {
         let oldest = s.oldest_pending_ms.map(|ms| weir::broker::format_duration(std::time::Duration::from_millis(ms)));
         let name = if s.paused { format!("{q} (paused)") } else { q.clone() };
         println!(
-            "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>10}  {}",
+            "{:<24} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>9} {:>10}  {}",
             name,
             s.pending,
             s.delayed,
@@ -54,6 +54,7 @@ fn print_table(all: &BTreeMap<String, QueueStats>) {
             s.dead,
             s.processed,
             s.failed,
+            s.unknown_kind,
             oldest.as_deref().unwrap_or("-"),
             limits_cell(s)
         );
