@@ -50,8 +50,10 @@ pub struct AddArgs {
     /// IANA time zone of the expression (Europe/Paris); default UTC.
     #[arg(long)]
     pub tz: Option<String>,
+    /// The queue each tick's job goes to.
     #[arg(long, default_value = "default")]
     pub queue: QueueName,
+    /// The kind of each tick's job (the handler that runs it).
     #[arg(long)]
     pub kind: String,
     /// The job's payload, as JSON.

@@ -84,10 +84,12 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The dead job's id.
     pub id: String,
     /// The job's queue (default: look in every queue).
     #[arg(long)]
     pub queue: Option<QueueName>,
+    /// Print the job as one JSON object.
     #[arg(long)]
     pub json: bool,
 }

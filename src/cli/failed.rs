@@ -31,8 +31,10 @@ pub enum FailedCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only jobs of this queue.
     #[arg(long)]
     pub queue: Option<String>,
+    /// Only jobs of this kind.
     #[arg(long)]
     pub kind: Option<String>,
     /// Only jobs that died within this long, such as 1h or 7d.
@@ -48,7 +50,9 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The archived job's id.
     pub id: String,
+    /// Print the record as one JSON object.
     #[arg(long)]
     pub json: bool,
 }
@@ -56,12 +60,15 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all"])))]
 pub struct RetryArgs {
+    /// The archived job's id (or --all).
     pub id: Option<String>,
     /// Every archived job not retried since it died (narrowed by --queue and --kind).
     #[arg(long)]
     pub all: bool,
+    /// With --all: only jobs of this queue.
     #[arg(long, requires = "all")]
     pub queue: Option<String>,
+    /// With --all: only jobs of this kind.
     #[arg(long, requires = "all")]
     pub kind: Option<String>,
 }

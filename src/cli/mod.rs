@@ -9,6 +9,8 @@ mod exporter;
 mod failed;
 #[cfg(test)]
 mod flag_tables;
+#[cfg(test)]
+mod help_text;
 mod job;
 mod limit;
 mod migrate;
