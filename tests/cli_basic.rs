@@ -211,3 +211,42 @@ fn unknown_queues_are_refused_unless_created() {
     let line = table.lines().find(|l| l.starts_with("other")).unwrap_or_else(|| panic!("{table}"));
     assert!(line.contains("rate 5/s burst 1"), "{table}");
 }
+
+/// `weir completions SHELL` prints a script naming the subcommands, for
+/// every shell clap_complete knows; an unknown shell is clap's usage error.
+#[test]
+fn completions_name_the_subcommands_in_every_shell() {
+    let bash = util::run_ok(util::weir("cli-completions").args(["completions", "bash"]));
+    assert!(bash.contains("complete -F") && bash.contains("weir"), "{bash}");
+    for sub in ["enqueue", "stats", "pause", "limit", "dead", "work", "completions", "man"] {
+        assert!(bash.contains(sub), "bash completions lack {sub}");
+    }
+    assert!(bash.contains("--max-attempts") && bash.contains("--create"), "flags are completed too");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = util::run_ok(util::weir("cli-completions").args(["completions", shell]));
+        assert!(out.contains("enqueue") && out.contains("limit"), "{shell}: {out}");
+    }
+    let (code, _, err) = util::run_any(util::weir("cli-completions").args(["completions", "tcsh"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tcsh") && err.contains("bash"), "{err}");
+}
+
+/// `weir man` prints weir.1 as roff; `weir man --out DIR` writes one page
+/// per command, subcommands of subcommands included.
+#[test]
+fn man_prints_roff_and_writes_a_page_per_command() {
+    let page = util::run_ok(util::weir("cli-man").arg("man"));
+    assert!(page.starts_with(".ie") || page.contains("\n.TH weir"), "roff with .TH: {page}");
+    assert!(page.contains(".TH weir 1"), "{page}");
+    assert!(page.contains("enqueue") && page.contains("\\-\\-redis"), "lists subcommands and global options");
+    let dir = std::env::temp_dir().join(format!("weir-man-{}", ulid::Ulid::new()));
+    let out = util::run_ok(util::weir("cli-man").args(["man", "--out"]).arg(&dir));
+    assert!(out.starts_with("wrote "), "{out}");
+    for name in ["weir.1", "weir-enqueue.1", "weir-limit.1", "weir-limit-set.1", "weir-completions.1", "weir-man.1"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e} ({out})"));
+        assert!(text.contains(".TH "), "{name}: {text}");
+    }
+    let set = std::fs::read_to_string(dir.join("weir-limit-set.1")).unwrap();
+    assert!(set.contains("\\-\\-create") && set.contains("Create the queue"), "{set}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,6 +1,7 @@
 //! Subcommands of the `weir` binary and the options they share.
 mod autoscale;
 mod bench;
+mod completions;
 mod cron;
 mod dead;
 mod demo;
@@ -144,6 +145,10 @@ pub enum Command {
     Web(web::WebArgs),
     /// Serve every queue's figures from Redis: Prometheus /metrics, JSON /api/queues (docs/OBSERVABILITY.md).
     Exporter(exporter::ExporterArgs),
+    /// Print shell completions: bash, zsh, fish, elvish or powershell.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (weir.1), or with --out DIR write one page per command.
+    Man(completions::ManArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -170,6 +175,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "web")]
         Command::Web(a) => web::run(&cli.conn, a).await,
         Command::Exporter(a) => exporter::run(&cli.conn, a).await,
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     }
 }
 
