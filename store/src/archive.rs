@@ -10,7 +10,9 @@ use weir_broker::{AttemptError, Broker, Envelope, JobInfo, JobState, NewJob, Que
 /// A dead job as read from Redis, ready to write: everything Redis held.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadRecord {
+    /// The job's id.
     pub id: String,
+    /// The queue whose dead set held it.
     pub queue: String,
     /// '' when the envelope is damaged and names no kind.
     pub kind: String,
@@ -18,11 +20,17 @@ pub struct DeadRecord {
     pub envelope: String,
     /// The payload as encoded; None when the envelope is damaged.
     pub payload: Option<String>,
+    /// How the payload is encoded (`json`, `bincode`); None when the envelope is damaged.
     pub codec: Option<String>,
+    /// Attempts it used.
     pub attempts: u32,
+    /// Attempts it was allowed; None when the envelope is damaged.
     pub max_attempts: Option<u32>,
+    /// Each failed attempt's error, oldest first.
     pub errors: Vec<AttemptError>,
+    /// When it was first enqueued (ms since the epoch), when known.
     pub enqueued_at: Option<i64>,
+    /// When it died (its score in the dead set, ms since the epoch).
     pub died_at: i64,
 }
 
@@ -76,7 +84,9 @@ impl DeadRecord {
 /// One archived job, as `weir failed list` and `show` print it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct DeadJob {
+    /// The job's id.
     pub id: String,
+    /// The queue it died in.
     pub queue: String,
     /// '' when the envelope was damaged.
     pub kind: String,
@@ -84,33 +94,49 @@ pub struct DeadJob {
     #[sqlx(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub envelope: Option<String>,
+    /// The payload as encoded; None when the envelope was damaged.
     pub payload: Option<String>,
+    /// How the payload is encoded; None when the envelope was damaged.
     pub codec: Option<String>,
+    /// Attempts it used.
     pub attempts: i64,
+    /// Attempts it was allowed, when known.
     pub max_attempts: Option<i64>,
+    /// The error of its last attempt.
     pub last_error: Option<String>,
+    /// When it was first enqueued (ms since the epoch), when known.
     pub enqueued_at: Option<i64>,
+    /// When it died (ms since the epoch).
     pub died_at: i64,
+    /// When the archiver moved it to the store (ms since the epoch).
     pub archived_at: i64,
+    /// When `weir failed retry` last enqueued it again; None: never.
     pub retried_at: Option<i64>,
+    /// How many times it was retried from the archive.
     pub retry_count: i64,
 }
 
 /// One failed attempt of an archived job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ArchivedError {
+    /// The attempt's number, 1 for the first.
     pub attempt: i64,
+    /// When it failed (ms since the epoch).
     pub at: i64,
+    /// Its error message.
     pub error: String,
 }
 
 /// Which archived jobs to list. Defaults: every queue and kind, newest 100.
 #[derive(Debug, Clone)]
 pub struct DeadFilter {
+    /// Only this queue; None: every queue.
     pub queue: Option<String>,
+    /// Only this job kind; None: every kind.
     pub kind: Option<String>,
     /// Only jobs that died at or after this time (ms since the epoch).
     pub since_ms: Option<i64>,
+    /// Most jobs listed, newest first.
     pub limit: u32,
 }
 
@@ -127,13 +153,18 @@ pub enum RetryOutcome {
     /// Enqueued again with its attempts reset.
     Enqueued,
     /// A job with this id (or holding its unique key: `holder`) is still in Redis; nothing was enqueued.
-    AlreadyQueued { holder: String },
+    AlreadyQueued {
+        /// The id of the job in Redis that holds it.
+        holder: String,
+    },
 }
 
 /// The counts of a `retry --all`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RetrySummary {
+    /// Jobs enqueued again.
     pub enqueued: u64,
+    /// Jobs skipped because one with their id or unique key is still in Redis.
     pub already_queued: u64,
     /// Damaged envelopes: listed and shown, never retried.
     pub not_retryable: u64,

@@ -52,11 +52,14 @@ struct Inner {
 }
 
 impl Archiver {
+    /// The archiver for `store`; only the process holding the `archiver`
+    /// fleet lock moves jobs, so any number may run.
     pub fn new(broker: Broker, store: Store, config: ArchiverConfig) -> Archiver {
         let lock = crate::lock::service_lock(&broker, "archiver");
         Archiver { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
     }
 
+    /// Starts a pass every `interval`; a second start is a no-op.
     pub fn start(&self) {
         let me = self.clone();
         self.inner.service.start(|stop| async move {
@@ -77,6 +80,7 @@ impl Archiver {
         });
     }
 
+    /// Stops after the pass in progress. Safe before start and twice.
     pub async fn stop(&self) {
         self.inner.service.stop().await;
     }

@@ -39,18 +39,24 @@ impl Default for HistoryConfig {
 /// One queue's counts in one minute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct HistoryRow {
+    /// The queue counted.
     pub queue: String,
     /// Start of the minute, ms since the epoch.
     pub minute: i64,
+    /// Jobs finished in that minute.
     pub processed: i64,
+    /// Attempts failed in that minute (retried or dead).
     pub failed: i64,
 }
 
 /// One queue's counters as read from Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
+    /// The queue read.
     pub queue: String,
+    /// Its lifetime count of finished jobs.
     pub processed: u64,
+    /// Its lifetime count of failed attempts.
     pub failed: u64,
 }
 
@@ -142,11 +148,14 @@ struct Inner {
 }
 
 impl HistorySampler {
+    /// The sampler for `store`; it runs on whichever process holds the
+    /// `history` fleet lock, so a fleet writes each minute once.
     pub fn new(broker: Broker, store: Store, config: HistoryConfig) -> HistorySampler {
         let lock = crate::lock::service_lock(&broker, "history");
         HistorySampler { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
     }
 
+    /// Starts sampling just after each interval boundary; a second start is a no-op.
     pub fn start(&self) {
         let me = self.clone();
         self.inner.service.start(|stop| async move {
@@ -172,6 +181,7 @@ impl HistorySampler {
         });
     }
 
+    /// Stops sampling and waits for the pass in progress. Safe before start and twice.
     pub async fn stop(&self) {
         self.inner.service.stop().await;
     }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # weir-store
 //!
 //! weir's durable store, through sqlx: PostgreSQL in production, SQLite (a

@@ -16,26 +16,37 @@ use weir_client::{Client, Job, Options};
 /// insert rows in this form; docs/STORE.md lists the fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutboxJob {
+    /// The job's id, chosen at insert so the app can follow it.
     pub id: String,
+    /// The queue it goes to.
     pub queue: String,
+    /// Its kind, which picks the handler.
     pub kind: String,
     #[serde(default)]
+    /// How `payload` is encoded (`json` by default).
     pub codec: Codec,
+    /// The payload, as the encoded job (JSON).
     pub payload: Box<RawValue>,
     #[serde(default = "weir_broker::envelope::default_max_attempts")]
+    /// Attempts it may use (default 25 as for a Rust enqueue).
     pub max_attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its retry schedule; None: the worker's.
     pub backoff: Option<Backoff>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Time limit per attempt, ms; None: the worker's.
     pub timeout_ms: Option<u64>,
     /// When the job may first run (ms since the epoch); None: as soon as relayed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_at_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its unique key ([`Options::unique`]); None: not unique.
     pub unique_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How long the unique key holds, ms; None: the broker's default.
     pub unique_ttl_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its rate key ([`Options::rate_key`]); None: none.
     pub rate_key: Option<String>,
 }
 
@@ -183,13 +194,19 @@ impl EnqueueTx for Client {
 /// One committed outbox row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxRow {
+    /// The row's order: the relay sends rows in `seq` order.
     pub seq: i64,
+    /// The job's id (the relay's dedup key).
     pub id: String,
+    /// The job's queue.
     pub queue: String,
+    /// The job, as an [`OutboxJob`] in JSON.
     pub job: String,
 }
 
 impl OutboxRow {
+    /// Reads the `job` column; a row that does not parse is
+    /// [`Error::InvalidOutboxRow`], never skipped silently.
     pub fn parse(&self) -> Result<OutboxJob> {
         serde_json::from_str(&self.job).map_err(|e| Error::InvalidOutboxRow { seq: self.seq, reason: e.to_string() })
     }

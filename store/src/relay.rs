@@ -44,6 +44,8 @@ impl Default for RelayConfig {
 }
 
 impl RelayConfig {
+    /// How often the relay polls: `poll`, or 1 s on PostgreSQL (where
+    /// LISTEN/NOTIFY wakes it sooner) and 50 ms on SQLite.
     pub fn poll_for(&self, backend: Backend) -> Duration {
         self.poll.unwrap_or(match backend {
             Backend::Postgres => Duration::from_secs(1),
@@ -69,16 +71,20 @@ struct Inner {
 }
 
 impl Relay {
+    /// The relay for `store`; only the process holding the `relay` fleet
+    /// lock sends rows, so any number may run.
     pub fn new(broker: Broker, store: Store, config: RelayConfig) -> Relay {
         let lock = crate::lock::service_lock(&broker, "relay");
         Relay { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
     }
 
+    /// Starts relaying; a second start is a no-op.
     pub fn start(&self) {
         let me = self.clone();
         self.inner.service.start(|stop| async move { me.run_loop(stop).await });
     }
 
+    /// Stops after the batch in progress and releases the fleet lock.
     pub async fn stop(&self) {
         self.inner.service.stop().await;
     }

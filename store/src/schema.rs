@@ -22,7 +22,9 @@ fn own_table(mut m: Migrator) -> Migrator {
     m
 }
 
+/// Weir's PostgreSQL migrations (`migrations/postgres`), in weir's own history table.
 pub static POSTGRES: LazyLock<Migrator> = LazyLock::new(|| own_table(sqlx::migrate!("../migrations/postgres")));
+/// Weir's SQLite migrations (`migrations/sqlite`), in weir's own history table.
 pub static SQLITE: LazyLock<Migrator> = LazyLock::new(|| own_table(sqlx::migrate!("../migrations/sqlite")));
 
 /// The migrations this weir carries for `backend`.
@@ -43,6 +45,7 @@ pub fn expected_version(backend: Backend) -> i64 {
 pub struct Migrated {
     /// Versions applied now, oldest first (empty: the schema was current).
     pub applied: Vec<i64>,
+    /// The schema version now.
     pub version: i64,
 }
 

@@ -21,8 +21,11 @@ use weir_service::{Group, Stop};
 /// Default: all three with their defaults.
 #[derive(Debug, Clone)]
 pub struct ServicesConfig {
+    /// Moves dead jobs from Redis to the archive.
     pub archiver: Option<ArchiverConfig>,
+    /// Sends committed outbox rows to Redis.
     pub relay: Option<RelayConfig>,
+    /// Books each queue's per-minute counts.
     pub history: Option<HistoryConfig>,
 }
 

@@ -1,6 +1,6 @@
 //! The connection to the store: PostgreSQL (production) or SQLite (a local
 //! file, no server), chosen by the URL's scheme. Every query is written once
-//! and runs on either pool through [`on_pool!`]: the SQL is shared (`$1`
+//! and runs on either pool through `on_pool!`: the SQL is shared (`$1`
 //! placeholders work in both), only the types differ.
 use crate::error::{Error, Result};
 use crate::schema;
@@ -34,7 +34,9 @@ pub(crate) use on_pool;
 /// Which database the store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// PostgreSQL (`postgres://`).
     Postgres,
+    /// SQLite (`sqlite:`), bundled.
     Sqlite,
 }
 
@@ -165,6 +167,7 @@ impl Store {
         Store { pool: Pool::Sqlite(pool), url }
     }
 
+    /// Which database this store is.
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Postgres(_) => Backend::Postgres,
