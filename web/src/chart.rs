@@ -7,7 +7,9 @@ use maud::{Markup, html};
 /// One line: its name in the legend and its points (x in ms, y).
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// Its name in the legend.
     pub name: String,
+    /// Its points in time order: x in ms since the epoch, y the value.
     pub points: Vec<(i64, f64)>,
 }
 

@@ -5,20 +5,28 @@ use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+/// Why a request failed; [`WebError::status`] picks its HTTP status.
 pub enum WebError {
     #[error("{0}")]
+    /// No such queue, job or page (404).
     NotFound(String),
     #[error("{0}")]
+    /// A form or query the dashboard refuses, with what was wrong (400).
     BadRequest(String),
     #[error("{0}")]
+    /// A missing or wrong login token or CSRF token, or an action in read-only mode (403).
     Forbidden(String),
     #[error("Redis: {0}")]
+    /// Redis failed (503), or refused the input (a queue name, a limit: 400).
     Broker(#[from] weir_broker::Error),
     #[error("store: {0}")]
+    /// The store failed (503).
     Store(#[from] weir_store::Error),
 }
 
 impl WebError {
+    /// The status the error page carries: 4xx for the caller's input, 503
+    /// when Redis or the store is the trouble, never 500.
     pub fn status(&self) -> StatusCode {
         match self {
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -50,4 +58,5 @@ impl IntoResponse for WebError {
     }
 }
 
+/// A handler's result, with [`WebError`] by default.
 pub type Result<T, E = WebError> = std::result::Result<T, E>;

@@ -14,8 +14,11 @@ const ICON: &str = include_str!("../assets/icon.svg");
 /// the CSRF token for its forms, and whether actions are shown.
 #[derive(Debug, Clone)]
 pub struct Ctx {
+    /// Where the dashboard is mounted (`/weir`, or "" for the root); every link starts with it.
     pub base: String,
+    /// The CSRF token the page's forms carry (double-submit cookie).
     pub csrf: String,
+    /// Actions are hidden, and refused by the guard (`--read-only`).
     pub read_only: bool,
     /// The dashboard asks for a token (so it shows "log out").
     pub auth: bool,
@@ -167,14 +170,17 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
     res
 }
 
+/// GET `/assets/style.css`: the embedded stylesheet.
 pub async fn stylesheet() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
 }
 
+/// GET `/assets/icon.svg`: the embedded icon.
 pub async fn icon() -> Response {
     asset(ICON, "image/svg+xml")
 }
 
+/// GET `/assets/app.js`: the embedded script that refreshes `data-live` parts.
 pub async fn script() -> Response {
     asset(SCRIPT, "text/javascript; charset=utf-8")
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # weir-web
 //!
 //! weir's dashboard: server-rendered pages over the broker (and the store,
@@ -38,11 +39,15 @@ pub use error::WebError;
 /// What every handler sees.
 #[derive(Debug)]
 pub struct App {
+    /// Where every page reads and acts.
     pub broker: Broker,
+    /// What the dashboard was given (base path, token, read-only, store).
     pub config: WebConfig,
+    /// The live chart's samples.
     pub live: live::Live,
 }
 
+/// The state axum hands each handler: one shared [`App`].
 pub type State = Arc<App>;
 
 /// The dashboard under `config.base_path` (e.g. `/weir`; "" for the root).

@@ -16,8 +16,11 @@ const RATE_WINDOW_MS: i64 = 65_000;
 /// the sample before, over every queue.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Step {
+    /// When the step ends (ms since the epoch).
     pub at: i64,
+    /// Jobs finished per second over the step, every queue.
     pub processed_per_s: f64,
+    /// Attempts failed per second over the step, every queue.
     pub failed_per_s: f64,
 }
 
@@ -32,6 +35,8 @@ struct Samples {
 }
 
 #[derive(Debug, Default)]
+/// The overview's live chart: the last steps, sampled when a page asks
+/// (at most once a second), kept in memory.
 pub struct Live {
     inner: Mutex<Samples>,
 }

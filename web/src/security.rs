@@ -25,6 +25,8 @@ const CSRF_COOKIE: &str = "weir_csrf";
 /// Largest form body taken (the dead-jobs selection is the biggest form).
 const MAX_FORM_BYTES: usize = 1 << 20;
 
+/// The Content-Security-Policy of every response: the dashboard's own
+/// script, style and images only, no framing.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -33,6 +35,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 pub struct Form(pub Vec<(String, String)>);
 
 impl Form {
+    /// Parses an `application/x-www-form-urlencoded` body.
     pub fn parse(body: &[u8]) -> Form {
         Form(form_urlencoded::parse(body).into_owned().collect())
     }
@@ -191,10 +194,12 @@ fn login_form(ctx: &Ctx, message: Option<&str>) -> maud::Markup {
     }
 }
 
+/// GET `/login`: the token form.
 pub async fn login_page(axum::Extension(ctx): axum::Extension<Ctx>) -> Response {
     layout::page(&ctx, "Log in", "", login_form(&ctx, None)).into_response()
 }
 
+/// POST `/login`: checks the token and sets the login cookie.
 pub async fn login(
     axum::extract::State(app): axum::extract::State<State>,
     axum::Extension(ctx): axum::Extension<Ctx>,
@@ -219,6 +224,7 @@ pub async fn login(
     res
 }
 
+/// POST `/logout`: clears the login cookie.
 pub async fn logout(axum::Extension(ctx): axum::Extension<Ctx>) -> Response {
     let c = format!("{AUTH_COOKIE}=; Path={}; HttpOnly; SameSite=Strict; Max-Age=0", cookie_path(&ctx.base));
     let mut res = Redirect::to(&ctx.url("/login")).into_response();

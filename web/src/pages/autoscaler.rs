@@ -14,6 +14,7 @@ fn backlog(e: &Entry) -> u64 {
     e.decision.queues.iter().filter(|q| !q.paused).map(|q| q.pending + q.due_soon).sum()
 }
 
+/// GET `/autoscaler`: the autoscaler's recent decisions and their figures.
 pub async fn page(S(app): S<State>, Extension(ctx): Extension<Ctx>) -> Result<Html<String>> {
     let entries = recent(&app.broker, usize::try_from(KEEP).unwrap_or(500)).await?;
     let now = app.broker.redis_time_ms().await?;

@@ -118,6 +118,8 @@ fn filter_form(ctx: &Ctx, p: &Params, queues: &[(QueueName, u64)]) -> Markup {
     }
 }
 
+/// GET `/dead`: one queue's dead jobs in Redis (the queue with the most
+/// by default), with retry and delete for a selection or all.
 pub async fn page(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
@@ -384,6 +386,7 @@ pub async fn archive(
     Ok(layout::page(&ctx, "Dead jobs: archive", "/dead", body))
 }
 
+/// POST `/dead/archive/retry`: enqueues the selected archived jobs again.
 pub async fn archive_retry(S(app): S<State>, Extension(ctx): Extension<Ctx>, form: Form) -> Result<Response> {
     let st = store(&app)?;
     if form.get("all") == Some("yes") {
@@ -411,6 +414,7 @@ pub async fn archive_retry(S(app): S<State>, Extension(ctx): Extension<Ctx>, for
     Ok(done(&ctx, "/dead/archive", &msg))
 }
 
+/// POST `/dead/archive/delete`: deletes the selected jobs from the archive.
 pub async fn archive_delete(S(app): S<State>, Extension(ctx): Extension<Ctx>, form: Form) -> Result<Response> {
     let st = store(&app)?;
     let id = form.get("id").ok_or_else(|| WebError::BadRequest("which job? (no id)".into()))?;

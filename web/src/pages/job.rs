@@ -35,6 +35,8 @@ pub fn pretty_payload(env: &Envelope) -> String {
     }
 }
 
+/// GET `/queues/{queue}/jobs/{id}`: one job's state, attempts, errors,
+/// progress, result and envelope.
 pub async fn page(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
@@ -132,6 +134,7 @@ async fn done_page(app: &crate::App, ctx: &Ctx, queue: &str, id: &str, missing: 
     Ok(layout::page(ctx, &format!("Job {id}"), "", body))
 }
 
+/// POST `/queues/{queue}/jobs/{id}/delete`: deletes a job that is not running.
 pub async fn delete(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,

@@ -12,6 +12,7 @@ use axum::response::{Html, Response};
 use maud::{Markup, html};
 use weir_broker::Rate;
 
+/// GET `/limits`: each queue's fleet-wide rate limit and concurrency cap.
 pub async fn page(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
@@ -78,6 +79,7 @@ fn set_form(ctx: &Ctx, path: &str) -> Markup {
     }
 }
 
+/// POST `/limits/{queue}`: sets the queue's limits from the form.
 pub async fn set(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
@@ -106,6 +108,7 @@ pub async fn set(
     Ok(done(&ctx, "/limits", &format!("set the limits of {queue}")))
 }
 
+/// POST `/limits/{queue}/clear`: removes the queue's limits.
 pub async fn clear(S(app): S<State>, Extension(ctx): Extension<Ctx>, Path(raw): Path<String>) -> Result<Response> {
     let queue = known_queue(&app.broker, &raw).await?;
     app.broker.clear_limits(&queue).await?;

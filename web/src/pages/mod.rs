@@ -17,6 +17,7 @@ use weir_broker::{Broker, QueueName};
 /// The query of a page that shows a notice after an action (`?msg=`).
 #[derive(Debug, serde::Deserialize)]
 pub struct Notice {
+    /// The notice, as [`done`] put it in the URL.
     pub msg: Option<String>,
 }
 
@@ -42,6 +43,7 @@ pub fn seg(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// Every path the router does not know: a 404 page.
 pub async fn not_found(Extension(_ctx): Extension<Ctx>) -> Response {
     WebError::NotFound("no such page".into()).into_response()
 }

@@ -12,6 +12,7 @@ use maud::{Markup, html};
 use weir_broker::QueueStats;
 use weir_broker::registry::STALE_AFTER;
 
+/// GET `/`: every queue's figures, the workers alive and the live chart.
 pub async fn page(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,

@@ -20,6 +20,8 @@ pub const PAGE_SIZE: usize = 50;
 pub const MAX_PAGE: u64 = 1_000_000_000;
 
 #[derive(Debug, Deserialize, Default)]
+/// The query of a queue page: which state, which page, a kind filter,
+/// an id to find, a notice.
 pub struct Params {
     state: Option<String>,
     page: Option<String>,
@@ -30,6 +32,8 @@ pub struct Params {
     msg: Option<String>,
 }
 
+/// The `state` query value as a state (default `pending`); anything else
+/// is a 400 that lists the states.
 pub fn parse_state(s: Option<&str>) -> Result<JobState> {
     Ok(match s.unwrap_or("pending") {
         "pending" => JobState::Pending,
@@ -51,6 +55,7 @@ pub fn parse_number(raw: Option<&str>, what: &str, min: u64, max: u64) -> Result
     }
 }
 
+/// GET `/queues/{queue}`: the queue's jobs in one state, a page at a time.
 pub async fn page(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
@@ -245,12 +250,14 @@ pub fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// POST `/queues/{queue}/pause`: stops workers from taking its jobs.
 pub async fn pause(S(app): S<State>, Extension(ctx): Extension<Ctx>, Path(raw): Path<String>) -> Result<Response> {
     let queue = known_queue(&app.broker, &raw).await?;
     app.broker.pause(&queue).await?;
     Ok(done(&ctx, &format!("/queues/{}", seg(queue.as_str())), &format!("paused {queue}")))
 }
 
+/// POST `/queues/{queue}/resume`: lets workers take its jobs again.
 pub async fn resume(S(app): S<State>, Extension(ctx): Extension<Ctx>, Path(raw): Path<String>) -> Result<Response> {
     let queue = known_queue(&app.broker, &raw).await?;
     let was = app.broker.resume(&queue).await?;

@@ -9,6 +9,7 @@ use axum::response::{Html, Response};
 use maud::html;
 use weir_broker::registry::STALE_AFTER;
 
+/// GET `/workers`: every worker alive: host, pid, queues, concurrency, jobs running and done, age.
 pub async fn page(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
@@ -49,6 +50,7 @@ pub async fn page(
     Ok(layout::page(&ctx, "Workers", "/workers", body))
 }
 
+/// POST `/workers/{id}/drain`: asks one worker to finish its jobs and exit.
 pub async fn drain(S(app): S<State>, Extension(ctx): Extension<Ctx>, Path(id): Path<String>) -> Result<Response> {
     if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c)) {
         return Err(WebError::BadRequest(format!("invalid worker id {id:?}")));
