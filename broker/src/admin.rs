@@ -18,9 +18,13 @@ const STATS_COMMANDS: usize = 9;
 /// One queue's figures, as `weir stats` prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct QueueStats {
+    /// Jobs ready to run now.
     pub pending: u64,
+    /// Jobs waiting for their run time (delays and retries).
     pub delayed: u64,
+    /// Jobs reserved by workers now.
     pub active: u64,
+    /// Jobs in the dead set.
     pub dead: u64,
     /// Jobs acked since the queue was created.
     pub processed: u64,
@@ -28,6 +32,7 @@ pub struct QueueStats {
     pub failed: u64,
     /// Summed run time of processed jobs, ms.
     pub runtime_ms: u64,
+    /// Workers take nothing from it (`weir pause`).
     pub paused: bool,
     /// Age of the oldest pending job (since it became ready), ms; None when empty.
     pub oldest_pending_ms: Option<u64>,

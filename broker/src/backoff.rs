@@ -9,12 +9,17 @@ use std::fmt;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// The delays between a job's attempts (`--backoff`, `Job::backoff`);
+/// parsed from `exp:1s:1h`, `fixed:10s` or a list `1s,5s,10s`.
 pub enum Backoff {
     /// base × 2^(attempt-1), capped, with full jitter in [delay/2, delay].
     Exponential {
+        /// The first delay.
         base: Duration,
+        /// The longest delay.
         cap: Duration,
     },
+    /// The same delay after every attempt.
     Fixed(Duration),
     /// Delay after attempt n is `list[n-1]`; the last one repeats.
     Schedule(Vec<Duration>),

@@ -41,7 +41,9 @@ pub const MAX_METRICS_KINDS: usize = 10_000;
 pub struct OverLimit {
     /// The flag, option or envelope field, as the caller names it (`--concurrency`, `timeout_ms`).
     pub field: &'static str,
+    /// The value given, as text.
     pub value: String,
+    /// The bound, as text.
     pub limit: String,
 }
 

@@ -208,10 +208,12 @@ impl Broker {
         }
     }
 
+    /// The settings it was connected with.
     pub fn config(&self) -> &BrokerConfig {
         &self.inner.config
     }
 
+    /// The key prefix (`weir` by default) every key starts with.
     pub fn prefix(&self) -> &str {
         &self.inner.config.prefix
     }
@@ -252,6 +254,7 @@ impl Broker {
         redis::from_redis_value(v).map_err(|e| Error::protocol("pipeline", e))
     }
 
+    /// The keys of `queue`, built once and cached.
     pub fn keys(&self, queue: &QueueName) -> Arc<QueueKeys> {
         if let Some(k) = self.inner.keys.read().expect("keys lock").get(queue) {
             return k.clone();

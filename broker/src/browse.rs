@@ -22,11 +22,13 @@ pub const MAX_KIND_WINDOW: usize = 5_000;
 /// One job as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobRow {
+    /// The job's id.
     pub id: String,
     /// The score in its state's set (ready, run, lease-deadline or died-at time, ms).
     pub score: i64,
     /// None when the job left the state between the two reads, or its envelope is damaged.
     pub kind: Option<String>,
+    /// Attempts used.
     pub attempts: u32,
     /// The newest error's text, if it failed before.
     pub last_error: Option<String>,
@@ -39,6 +41,7 @@ pub struct Page {
     pub total: u64,
     /// Rank of the first job read.
     pub start: u64,
+    /// The jobs, in the state's order.
     pub rows: Vec<JobRow>,
     /// With a kind filter: ranks looked at (at most [`MAX_KIND_WINDOW`]).
     pub scanned: Option<u64>,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Where broker logic reads the time, so tests can move it ([`OffsetClock`]).
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
@@ -43,6 +44,7 @@ struct Inner {
 }
 
 impl OffsetClock {
+    /// Moves time forward by `by` for every clone, frozen or not.
     pub fn advance(&self, by: std::time::Duration) {
         let by = crate::broker::ms(by);
         self.0.offset.fetch_add(by, Ordering::SeqCst);
@@ -54,6 +56,7 @@ impl OffsetClock {
         self.0.frozen_at.store(SystemClock.now_ms() + self.offset_ms(), Ordering::SeqCst);
     }
 
+    /// How far this clock is ahead of the host's, ms.
     pub fn offset_ms(&self) -> i64 {
         self.0.offset.load(Ordering::SeqCst)
     }

@@ -8,8 +8,10 @@ use serde_json::value::RawValue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// How a job's payload is encoded in its envelope.
 pub enum Codec {
     #[default]
+    /// The payload is the JSON value itself (readable, any language).
     Json,
     /// Known to every build so that a worker without the feature can name the
     /// problem; encoding and decoding need the `bincode` feature.
@@ -28,6 +30,7 @@ impl std::str::FromStr for Codec {
 }
 
 impl Codec {
+    /// The name the envelope's `codec` field holds.
     pub fn as_str(self) -> &'static str {
         match self {
             Codec::Json => "json",

@@ -56,7 +56,9 @@ impl DeadFilter {
 /// One dead job, as Redis holds it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadJob {
+    /// The job's id.
     pub id: String,
+    /// The queue whose dead set holds it.
     pub queue: String,
     /// When it died (ms since the epoch, by Redis's clock): its score in the dead set.
     pub died_at_ms: i64,
@@ -64,6 +66,7 @@ pub struct DeadJob {
     pub kind: Option<String>,
     /// Attempts started.
     pub attempts: u32,
+    /// Attempts it was allowed; None when the envelope is damaged.
     pub max_attempts: Option<u32>,
     /// Every failed attempt, oldest first.
     pub errors: Vec<AttemptError>,
@@ -89,7 +92,9 @@ impl DeadJob {
 /// [`DeadCursor::parse`]) fits in a URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadCursor {
+    /// When the job died (ms since the epoch).
     pub died_at_ms: i64,
+    /// The job's id (breaks ties between jobs that died in the same ms).
     pub id: String,
 }
 

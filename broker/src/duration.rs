@@ -2,6 +2,9 @@
 use crate::error::{Error, Result};
 use std::time::Duration;
 
+/// Parses a duration such as `500ms`, `30s`, `5m`, `1h` or `2d`; anything
+/// else (or one too long to count in microseconds) is
+/// [`Error::InvalidDuration`].
 pub fn parse_duration(text: &str) -> Result<Duration> {
     let bad = || Error::InvalidDuration(text.to_string());
     let s = text.trim();

@@ -18,9 +18,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunAt {
     #[default]
+    /// As soon as a worker is free.
     Now,
     /// Milliseconds since the Unix epoch.
     AtMs(i64),
+    /// After this delay from the enqueue (by Redis's clock).
     After(Duration),
 }
 
@@ -40,6 +42,7 @@ impl RunAt {
 /// enqueue with the same key (in the same queue) returns that job's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unique {
+    /// The key; unique per queue.
     pub key: String,
     /// None: the broker's `unique_ttl` after the job's run time.
     pub ttl: Option<Duration>,
@@ -51,14 +54,23 @@ pub struct NewJob {
     /// None: a new ULID. Callers that replay a job (the outbox relay) pass its
     /// id so that enqueueing it twice is a no-op.
     pub id: Option<String>,
+    /// The queue it goes to.
     pub queue: QueueName,
+    /// Its kind, which picks the handler.
     pub kind: String,
+    /// How `payload` is encoded.
     pub codec: Codec,
+    /// The encoded job.
     pub payload: Box<RawValue>,
+    /// Attempts it may use, 1 to `bounds::MAX_ATTEMPTS`.
     pub max_attempts: u32,
+    /// Its retry schedule; None: the worker's.
     pub backoff: Option<Backoff>,
+    /// Time limit per attempt; None: the worker's `--timeout`.
     pub timeout: Option<Duration>,
+    /// When it may first run.
     pub run_at: RunAt,
+    /// Its unique key, if any.
     pub unique: Option<Unique>,
     /// Limited with the other jobs of this key by the matching `weir limit set-key` rule.
     pub rate_key: Option<String>,
@@ -119,6 +131,7 @@ impl NewJob {
 /// The outcome of one enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueued {
+    /// The job's id (the existing job's when `created` is false).
     pub id: String,
     /// False when a job with this id, or a live job with the same unique key,
     /// already existed; `id` is then that job's id.
@@ -246,8 +259,8 @@ impl Broker {
     }
 
     /// Enqueues one job. Concurrent calls of this process for one queue
-    /// share script calls (see [`Lanes`]): a lone caller sends its job at
-    /// once, as before; callers that arrive while [`LANE_CALLS`] calls are
+    /// share script calls (see `Lanes`): a lone caller sends its job at
+    /// once, as before; callers that arrive while `LANE_CALLS` calls are
     /// in flight for the queue go out together in the next one.
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         let now = self.now_ms();

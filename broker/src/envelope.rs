@@ -14,17 +14,22 @@ use std::time::Duration;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+/// A job as Redis stores it (in the queue's `jobs` hash): the JSON that
+/// other languages write too (docs/PROTOCOL.md).
 pub struct Envelope {
     /// ULID: time-ordered, unique.
     pub id: String,
+    /// The queue it was enqueued to.
     pub queue: String,
     /// The handler's name.
     pub kind: String,
     #[serde(default)]
+    /// How `payload` is encoded (`json` by default).
     pub codec: Codec,
     /// JSON codec: the value itself. bincode: a base64 string.
     pub payload: Box<RawValue>,
     #[serde(default = "default_max_attempts")]
+    /// Attempts it may use in all.
     pub max_attempts: u32,
     /// None: the worker's schedule for this kind (or the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,6 +44,7 @@ pub struct Envelope {
     #[serde(default)]
     pub run_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its unique key, released when it finishes or dies.
     pub unique_key: Option<String>,
     /// Jobs with the same rate key share its limit (see `weir limit set-key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,14 +76,17 @@ impl Envelope {
         Ok(env)
     }
 
+    /// The envelope as JSON, as Redis stores it.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("an envelope always serializes")
     }
 
+    /// The payload, decoded with the envelope's codec into the handler's type.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
         self.codec.decode(&self.payload)
     }
 
+    /// Its own time limit per attempt, if it carries one.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_ms.map(Duration::from_millis)
     }
@@ -97,9 +106,11 @@ pub fn loose_kind(raw: &str) -> Option<String> {
 /// One failed attempt, as recorded by the fail and reclaim scripts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptError {
+    /// The attempt's number, 1 for the first.
     pub attempt: u32,
     /// ms since the epoch.
     pub at: i64,
+    /// Its error message.
     pub error: String,
 }
 

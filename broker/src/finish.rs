@@ -16,7 +16,9 @@ pub use crate::model::FailOutcome;
 /// A job to ack: its lease, run time and result.
 #[derive(Debug, Clone)]
 pub struct Done {
+    /// The claim that proves this worker still holds the job.
     pub lease: Lease,
+    /// How long the attempt ran (counted in the queue's `runtime_ms`).
     pub run_time: Duration,
     /// The job's result as JSON, checked by [`check_result`].
     pub result: Option<Box<serde_json::value::RawValue>>,

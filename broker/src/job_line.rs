@@ -21,34 +21,55 @@ pub const FIELDS: [&str; 7] = ["kind", "payload", "queue", "delay_ms", "max_atte
 #[non_exhaustive]
 pub enum LineError {
     #[error("not valid JSON: {0}")]
+    /// The line does not parse as JSON.
     NotJson(serde_json::Error),
     #[error("a bare payload line needs --kind (or write an object line with \"kind\" and \"payload\")")]
+    /// A bare payload line, and no `--kind` to give it one.
     NoKind,
     #[error("an object line needs \"payload\" (fields: {fields})", fields = FIELDS.join(", "))]
+    /// An object line without `payload`.
     NoPayload,
     #[error(
         "unknown field {0:?} in an object line (fields: {fields}); to enqueue this object as a payload, wrap it in {{\"payload\": ...}}",
         fields = FIELDS.join(", ")
     )]
+    /// An object line with a field not in [`FIELDS`].
     UnknownField(String),
     #[error("field {0:?} appears twice")]
+    /// A field given twice.
     DuplicateField(String),
+    /// A field of the wrong JSON type.
     #[error("field {field:?} must be {expected}, got {got}")]
-    WrongType { field: &'static str, expected: &'static str, got: String },
+    WrongType {
+        /// The field.
+        field: &'static str,
+        /// The JSON type it takes.
+        expected: &'static str,
+        /// What the line has instead.
+        got: String,
+    },
     #[error("field \"queue\": {0}")]
+    /// The `queue` field is not a valid queue name.
     Queue(crate::Error),
     #[error(transparent)]
+    /// A value over its bound (`delay_ms`, `max_attempts`).
     OverLimit(#[from] OverLimit),
 }
 
 /// What the flags say, for the fields a line leaves out.
 #[derive(Debug, Clone)]
 pub struct LineDefaults {
+    /// `--queue`.
     pub queue: QueueName,
+    /// `--kind`, for bare payload lines.
     pub kind: Option<String>,
+    /// `--delay`.
     pub delay: Option<Duration>,
+    /// `--max-attempts`.
     pub max_attempts: Option<u32>,
+    /// `--unique-key`.
     pub unique_key: Option<String>,
+    /// `--rate-key`.
     pub rate_key: Option<String>,
 }
 

@@ -47,18 +47,31 @@ pub struct QueueKeys {
 /// A queue's key by role, as scripts declare the keys they take (scripts.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
+    /// [`QueueKeys::pending`].
     Pending,
+    /// [`QueueKeys::delayed`].
     Delayed,
+    /// [`QueueKeys::active`].
     Active,
+    /// [`QueueKeys::dead`].
     Dead,
+    /// [`QueueKeys::jobs`].
     Jobs,
+    /// [`QueueKeys::unique`].
     Unique,
+    /// [`QueueKeys::conf`].
     Conf,
+    /// [`QueueKeys::stats`].
     Stats,
+    /// [`QueueKeys::wake`].
     Wake,
+    /// [`QueueKeys::keyrate`].
     Keyrate,
+    /// [`QueueKeys::done`].
     Done,
+    /// [`QueueKeys::results`].
     Results,
+    /// [`QueueKeys::ticks`].
     Ticks,
 }
 
@@ -84,6 +97,7 @@ impl Key {
 }
 
 impl QueueKeys {
+    /// The full key of `key`'s role in this queue (what a script gets in `KEYS`).
     pub fn get(&self, key: Key) -> &str {
         match key {
             Key::Pending => &self.pending,
@@ -114,6 +128,8 @@ impl QueueKeys {
         }
     }
 
+    /// Every key of `queue` under `prefix`, each `{prefix}:{queue}:{name}` so
+    /// they share the queue's cluster slot.
     pub fn new(prefix: &str, queue: &QueueName) -> Self {
         let k = |key: Key| format!("{prefix}:{{{queue}}}:{}", key.name());
         QueueKeys {

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # weir-broker
 //!
 //! weir's Redis data model: the job envelope, the key schema, and one atomic
@@ -6,16 +7,16 @@
 //! other languages.
 //!
 //! # Layout
-//! - [`broker`]: the settings and script calls (`eval`, `eval_many`); [`conn`]: the
+//! - [`broker`]: the settings and script calls (`eval`, `eval_many`); `conn`: the
 //!   connection for one server, Redis Cluster or Sentinel, and what is retried;
 //!   [`url`]: the URL forms.
-//! - [`scripts`]: every script's contract (keys, arguments), declared once.
+//! - `scripts`: every script's contract (keys, arguments), declared once.
 //! - [`keys`]: every Redis key, built from one hash-tagged prefix per queue.
 //! - [`model`]: the job's states, leases, holds, outcomes and stop reasons, and where
 //!   each rule about them is decided; [`envelope`], [`codec`], [`backoff`]: what a job
 //!   is and how its payload is encoded.
 //! - [`bounds`]: the documented maxima of numeric inputs, checked at every edge.
-//! - `lua/`: one script per operation, sharing `lua/_lib.lua`; [`scripts`] loads them.
+//! - `lua/`: one script per operation, sharing `lua/_lib.lua`; `scripts` loads them.
 //! - [`enqueue`], [`reserve`] (with [`select`] for weighted/strict choice),
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
 //!   [`admin`] (pause, resume, delete, stats), [`browse`] (a state's jobs page by
@@ -25,7 +26,7 @@
 //! - [`cron`]: schedule expressions, zones and ticks; [`schedules`]: schedules in
 //!   Redis and the scheduler's pass, each tick enqueued once (`lua/tick.lua`).
 //! - [`registry`]: the worker registry; [`limit`]: fleet-wide limits;
-//!   [`lock`]: the one "one per fleet" lock; [`nodes`]: commands for every server.
+//!   [`lock`]: the one "one per fleet" lock; `nodes`: commands for every server.
 //! - [`probe`]: what the Redis can do at best (round trips, pipelined
 //!   commands), for `weir bench`.
 //!

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 /// A rate such as `50/s`, `5/m`, `100/h` or `10/500ms`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
+    /// Jobs allowed per `per` (at least 1).
     pub count: u32,
+    /// The window the count applies to.
     pub per: Duration,
 }
 
@@ -76,7 +78,9 @@ impl fmt::Display for Rate {
 pub struct QueueLimits {
     /// e.g. "50/s"
     pub rate: Option<String>,
+    /// Jobs allowed at once above the rate (`--burst`); None: the default.
     pub burst: Option<u32>,
+    /// Jobs of the queue running at once, fleet-wide; None: no cap.
     pub concurrency: Option<u32>,
     /// Held by back-pressure until this time (ms since the epoch).
     pub held_until: Option<i64>,
@@ -85,8 +89,11 @@ pub struct QueueLimits {
 /// A rule for rate keys that match `pattern` (`*` matches any run of characters).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyRule {
+    /// The `*` pattern rate keys are matched against.
     pub pattern: String,
+    /// The rate, as text (`50/s`).
     pub rate: String,
+    /// Jobs allowed at once above the rate.
     pub burst: u32,
 }
 
@@ -158,6 +165,7 @@ impl Broker {
         self.query(redis::cmd("HDEL").arg(&self.keys(queue).conf).arg(&fields)).await
     }
 
+    /// The queue's stored limits and a hold still in force (`weir limit list`).
     pub async fn limits(&self, queue: &QueueName) -> Result<QueueLimits> {
         let fields = vec!["rate", "rate_burst", "concurrency", "held_until"];
         let v: Vec<Option<String>> = self.query(redis::cmd("HMGET").arg(&self.keys(queue).conf).arg(&fields)).await?;
@@ -182,12 +190,15 @@ impl Broker {
         Ok(())
     }
 
+    /// Removes the rule for `pattern`; false when there was none.
     pub async fn clear_key_rule(&self, pattern: &str) -> Result<bool> {
         let n: i64 = self.query(redis::cmd("HDEL").arg(key_rules(self.prefix())).arg(pattern)).await?;
         self.inner.rules.lock().expect("rules lock").fetched = None;
         Ok(n == 1)
     }
 
+    /// Every key rule, the longest (most specific) pattern first: the
+    /// order a rate key is matched in.
     pub async fn key_rules(&self) -> Result<Vec<KeyRule>> {
         let all: HashMap<String, String> = self.query(redis::cmd("HGETALL").arg(key_rules(self.prefix()))).await?;
         let mut rules: Vec<KeyRule> = all

@@ -40,6 +40,7 @@ impl FleetLock {
         FleetLock { broker: broker.clone(), key, token: token.into() }
     }
 
+    /// The lock's Redis key.
     pub fn key(&self) -> &str {
         &self.key
     }

@@ -1,6 +1,6 @@
 //! The job model: the words every other module uses for a job and where it
 //! is. Types only; the operations that move a job between states are the
-//! scripts (`lua/`, contracts in [`crate::scripts`]), and docs/REDIS.md
+//! scripts (`lua/`, contracts in `scripts.rs`), and docs/REDIS.md
 //! draws the state machine.
 //!
 //! Where each rule is decided (one place each):
@@ -22,10 +22,15 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
+    /// Ready to run: in the queue's `pending` list.
     Pending,
+    /// Waiting for its run time (a delay or a retry): in `delayed`.
     Delayed,
+    /// Reserved by a worker under a lease: in `active`.
     Active,
+    /// Out of attempts, failed for good or cancelled: in `dead`.
     Dead,
+    /// Finished: acked, its done record kept for `keep_done`.
     Done,
 }
 
@@ -45,17 +50,22 @@ impl JobState {
 /// Everything Redis holds about one job.
 #[derive(Debug, Clone)]
 pub struct JobInfo {
+    /// Its state; None: Redis knows no such job.
     pub state: Option<JobState>,
     /// The raw envelope (it may be damaged, so it is not parsed here).
     pub envelope: Option<String>,
+    /// Attempts used so far.
     pub attempts: u32,
+    /// Attempts it may use; None when the envelope is damaged.
     pub max_attempts: Option<u32>,
+    /// Each failed attempt's error, oldest first.
     pub errors: Vec<AttemptError>,
     /// The score in its state's set: ready, run, lease-deadline or died-at time (ms).
     pub score: Option<i64>,
 }
 
 impl JobInfo {
+    /// The envelope, parsed; None when Redis holds none, `Err` when it is damaged.
     pub fn parse_envelope(&self) -> Option<Result<Envelope>> {
         self.envelope.as_deref().map(Envelope::parse)
     }
@@ -65,15 +75,20 @@ impl JobInfo {
 /// so a worker whose lease expired cannot finish a job someone else now holds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Lease {
+    /// The queue that holds the job.
     pub queue: QueueName,
+    /// The job's id.
     pub id: String,
+    /// The attempt it was reserved for (the fencing token).
     pub attempt: u32,
 }
 
 /// A reserved job: its lease and its envelope.
 #[derive(Debug, Clone)]
 pub struct Reserved {
+    /// The claim to finish it with.
     pub lease: Lease,
+    /// The job as enqueued.
     pub envelope: Envelope,
 }
 
@@ -117,6 +132,8 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// The process exit code for it: 0 for a stop, 10 to 12 for a limit
+    /// (docs/WORKER.md).
     pub fn exit_code(self) -> u8 {
         match self {
             StopReason::Shutdown | StopReason::Drain => 0,

@@ -15,6 +15,8 @@ pub(crate) fn is_name_char(c: char) -> bool {
 }
 
 impl QueueName {
+    /// Checks `name`: 1 to 128 bytes of `[A-Za-z0-9._:-]` (it becomes part
+    /// of every key's hash tag); anything else is [`Error::InvalidQueueName`].
     pub fn new(name: impl Into<String>) -> Result<Self> {
         let name = name.into();
         let reason = if name.is_empty() {
@@ -32,6 +34,7 @@ impl QueueName {
         }
     }
 
+    /// The name as given.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -22,14 +22,18 @@ fn probe_script() -> &'static redis::Script {
 /// Sequential script round trips, as measured.
 #[derive(Debug, Clone)]
 pub struct RoundTrips {
+    /// Calls made.
     pub calls: u64,
+    /// Their total time.
     pub elapsed: Duration,
     /// Median and 99th percentile of one call.
     pub p50: Duration,
+    /// See `p50`.
     pub p99: Duration,
 }
 
 impl RoundTrips {
+    /// Calls per second over the whole run.
     pub fn per_s(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }

@@ -34,12 +34,15 @@ pub const STALE_AFTER: Duration = Duration::from_secs(40);
 pub struct WorkerInfo {
     /// Unique per worker process run (a ULID).
     pub id: String,
+    /// The host it runs on.
     pub host: String,
+    /// Its process id there.
     pub pid: u32,
     /// Queues in selection order with their weights (1 each in strict mode).
     pub queues: Vec<(String, u32)>,
     /// `weighted` or `strict`.
     pub mode: String,
+    /// Jobs it runs at once.
     pub concurrency: usize,
     /// ms since the epoch.
     pub started_at: i64,

@@ -35,16 +35,23 @@ pub struct Schedule {
     /// IANA time zone; None: UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tz: Option<String>,
+    /// The queue each tick's job goes to.
     pub queue: String,
+    /// Each tick's job kind.
     pub kind: String,
     #[serde(default)]
+    /// How `payload` is encoded.
     pub codec: Codec,
+    /// Each tick's payload, the same every tick.
     pub payload: Box<RawValue>,
     #[serde(default = "crate::envelope::default_max_attempts")]
+    /// Attempts each tick's job may use.
     pub max_attempts: u32,
     #[serde(default)]
+    /// What to do about ticks missed while no scheduler ran.
     pub catch_up: CatchUp,
     #[serde(default)]
+    /// Paused: no ticks are enqueued (`weir cron pause`).
     pub paused: bool,
     /// Ticks at or before this time (ms) are never enqueued: when the
     /// schedule was added, changed or resumed. Set by the broker.
@@ -56,9 +63,11 @@ pub struct Schedule {
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduleInfo {
     #[serde(flatten)]
+    /// The schedule as stored.
     pub schedule: Schedule,
     /// The last tick enqueued (ms since the epoch), and its job's id.
     pub last_run: Option<i64>,
+    /// See `last_run`.
     pub last_job_id: Option<String>,
     /// The next tick (ms since the epoch); None when paused.
     pub next_run: Option<i64>,

@@ -11,13 +11,17 @@ use crate::error::{Error, Result};
 use crate::name::QueueName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a [`Selector`] orders its queues.
 pub enum Mode {
+    /// Smooth weighted round-robin over the queues that have work.
     Weighted,
     /// Always the first queue, in the given order, that has work.
     Strict,
 }
 
 #[derive(Debug, Clone)]
+/// Which queue each reservation comes from: weighted or strict, over a
+/// fixed list of queues, each listed once.
 pub struct Selector {
     mode: Mode,
     queues: Vec<QueueName>,
@@ -53,6 +57,7 @@ impl Selector {
         Selector::build(Mode::Weighted, queues, weights)
     }
 
+    /// Queues in strict priority order (the first with work wins).
     pub fn strict(queues: impl IntoIterator<Item = QueueName>) -> Result<Selector> {
         let queues: Vec<_> = queues.into_iter().collect();
         let weights = vec![1; queues.len()];
@@ -75,14 +80,17 @@ impl Selector {
         Ok(Selector { mode, queues, weights, current, limited_until: None })
     }
 
+    /// Weighted or strict.
     pub fn mode(&self) -> Mode {
         self.mode
     }
 
+    /// The queues, in the order given.
     pub fn queues(&self) -> &[QueueName] {
         &self.queues
     }
 
+    /// Each queue with its weight (1 for every queue in strict mode).
     pub fn weights(&self) -> impl Iterator<Item = (&QueueName, u32)> {
         self.queues.iter().zip(self.weights.iter().map(|w| *w as u32))
     }

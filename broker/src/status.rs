@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 pub struct Progress {
     /// 0 to 100.
     pub percent: u8,
+    /// What the handler said about it (may be empty).
     pub message: String,
     /// When it was stored, ms since the epoch (the worker's clock).
     pub at: i64,
@@ -26,15 +27,19 @@ pub struct Progress {
 /// cancelled before it ran, or trimmed from the dead set.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobStatus {
+    /// The id asked about.
     pub id: String,
     /// The queue that holds it; None when unknown.
     #[serde(serialize_with = "queue_name")]
     pub queue: Option<QueueName>,
     #[serde(serialize_with = "state_or_unknown")]
+    /// Where it is; None: unknown.
     pub state: Option<JobState>,
+    /// Its kind; None when unknown or the envelope is damaged.
     pub kind: Option<String>,
     /// Attempts started.
     pub attempts: u32,
+    /// Attempts it may use; None when unknown.
     pub max_attempts: Option<u32>,
     /// Failed attempts, oldest first.
     pub errors: Vec<AttemptError>,
@@ -46,6 +51,7 @@ pub struct JobStatus {
     pub died_at: Option<i64>,
     /// Done: when it was acked.
     pub done_at: Option<i64>,
+    /// Active: its latest progress, if it reported any.
     pub progress: Option<Progress>,
     /// Done: the handler's result, when it gave one.
     pub result: Option<Box<RawValue>>,

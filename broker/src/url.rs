@@ -15,19 +15,29 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Topology {
     /// One server (`redis://`).
-    Node { url: String },
+    Node {
+        /// The URL as given (`redis://` or `rediss://`).
+        url: String,
+    },
     /// Redis Cluster: seed node URLs (`redis[s]://user:pass@host:port` each,
     /// carrying the TLS choice and the credentials).
-    Cluster { nodes: Vec<String> },
+    Cluster {
+        /// Any live nodes; the rest are found from them.
+        nodes: Vec<String>,
+    },
     /// A master found through Sentinel.
     Sentinel {
         /// Sentinel URLs (`redis://[sentinel user:pass@]host:port`).
         sentinels: Vec<String>,
+        /// The master's name in Sentinel (`sentinelServiceName`).
         service: String,
         /// The master is reached over TLS (`rediss-sentinel://`).
         tls: bool,
+        /// The database number on the master (`/N`).
         db: i64,
+        /// The master's ACL user, if any.
         username: Option<String>,
+        /// The master's password, if any.
         password: Option<String>,
     },
 }
@@ -77,6 +87,8 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Topology {
+    /// Reads a `--redis` URL (the schemes in [`SCHEMES`]); a bad one is
+    /// [`Error::InvalidUrl`] with the password redacted.
     pub fn parse(url: &str) -> Result<Topology> {
         let shown = redact_url(url);
         let bad = |reason: String| Error::InvalidUrl { url: shown.clone(), reason };

@@ -151,6 +151,8 @@ impl Waiter {
         }
     }
 
+    /// Stops the per-queue waiters (Redis Cluster) and closes their
+    /// connections; on one server there is nothing to close.
     pub async fn close(self) {
         if let WaitOn::PerQueue { tasks, .. } = self.inner {
             for t in tasks {
