@@ -33,6 +33,48 @@ async fn ack_finishes_and_deletes() {
 }
 
 #[tokio::test]
+async fn batches_larger_than_one_command_takes_are_reserved_and_acked_whole() {
+    // Reserve and ack read and write a whole batch with a few commands whose
+    // argument lists go out in chunks (Redis's Lua unpacks a few thousand
+    // values at most): 1,500 jobs, one reserve and one ack.
+    let b = util::broker("big-batch").await;
+    let jobs = (0..1500).map(|i| {
+        let mut j = job("a", "k", &i.to_string());
+        // Every third job holds a unique key, which its ack must free.
+        if i % 3 == 0 {
+            j.unique = Some(weir::broker::Unique { key: format!("u{i}"), ttl: None });
+        }
+        j
+    });
+    b.enqueue_many(jobs).await.unwrap();
+    let mut sel = Selector::strict([q("a")]).unwrap();
+    let reserved = b.reserve(&mut sel, 1500, LEASE).await.unwrap();
+    assert_eq!(reserved.len(), 1500);
+    assert!(reserved.iter().all(|r| r.lease.attempt == 1), "every job's first attempt");
+    let s = b.stats(&q("a")).await.unwrap();
+    assert_eq!((s.pending, s.active), (0, 1500));
+
+    // The whole batch in one ack, with one lease given twice and one stale
+    // lease (a wrong attempt): each job is finished once, by its holder.
+    let mut done: Vec<_> = reserved.iter().map(|r| (r.lease.clone(), Duration::from_millis(1))).collect();
+    done.insert(10, (reserved[3].lease.clone(), Duration::ZERO));
+    let mut stale = reserved[7].lease.clone();
+    stale.attempt = 2;
+    done.insert(0, (stale, Duration::ZERO));
+    let acked = b.ack(&done).await.unwrap();
+    assert_eq!(acked.len(), 1502);
+    assert!(!acked[0], "a stale attempt does not finish the job");
+    assert_eq!(acked.iter().filter(|&&a| a).count(), 1500, "each job once");
+    let s = b.stats(&q("a")).await.unwrap();
+    assert_eq!((s.processed, s.active, s.pending), (1500, 0, 0));
+    assert_eq!(b.stored_jobs(&q("a")).await.unwrap(), 0, "no job data left");
+    // The unique keys are free again.
+    let mut again = job("a", "k", "0");
+    again.unique = Some(weir::broker::Unique { key: "u0".into(), ttl: None });
+    assert!(b.enqueue(again).await.unwrap().created, "u0 was freed by the ack");
+}
+
+#[tokio::test]
 async fn fail_retries_until_attempts_are_spent_and_keeps_every_error() {
     let b = util::broker("fail").await;
     let mut j = job("f", "k", "1");

@@ -45,14 +45,18 @@ local function unique_owner(entry)
   return string.sub(entry, sep + 1), tonumber(string.sub(entry, 1, sep - 1)) or 0
 end
 
-local function free_unique(jobs, unique, id)
-  local u = redis.call('HGET', jobs, f_unq(id))
+-- Frees unique key `u` (false: the job has none) if job `id` still owns it.
+local function free_unique_key(unique, u, id)
   if u then
     local entry = redis.call('HGET', unique, u)
     if entry and unique_owner(entry) == id then
       redis.call('HDEL', unique, u)
     end
   end
+end
+
+local function free_unique(jobs, unique, id)
+  free_unique_key(unique, redis.call('HGET', jobs, f_unq(id)), id)
 end
 
 local function append_error(jobs, id, attempt, now, message)
@@ -101,6 +105,23 @@ end
 
 local function take_lease(active, jobs, id, attempt)
   return redis.call('HGET', jobs, f_att(id)) == attempt and redis.call('ZREM', active, id) == 1
+end
+
+-- One command over a long argument list: Redis's Lua unpacks at most a few
+-- thousand values into one call, so the list goes out in chunks of whole
+-- records (`width` values each). A table reply is returned as one list, in
+-- order; a missing value (false) keeps its place.
+local CHUNK = 960
+local function call_chunked(cmd, key, args, width)
+  local out = {}
+  local step = CHUNK - CHUNK % width
+  for i = 1, #args, step do
+    local r = redis.call(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+    if type(r) == 'table' then
+      for k = 1, #r do out[#out + 1] = r[k] end
+    end
+  end
+  return out
 end
 
 -- Moves up to `limit` due jobs from `delayed` to `pending`, keeping their

@@ -81,6 +81,13 @@ end
 
 local out = { 0, hint, -1 }
 local reserved, scanned = 0, 0
+-- The batch's attempt counts and leases are written with one HSET and one
+-- ZADD at the end, and each popped run's data is read with one HMGET: the
+-- cost per job is in the values, not in commands.
+local counts, leases = {}, {}
+-- The deadline as text once: a Lua number is formatted anew for every use.
+local lease_text = string.format('%d', lease_until)
+local width = check_keys and 3 or 2
 -- Jobs deferred by their keys do not fill the batch; look a bounded way further.
 local scan_limit = allowed * 4 + 16
 while reserved < allowed and scanned < scan_limit do
@@ -89,21 +96,29 @@ while reserved < allowed and scanned < scan_limit do
   local popped = redis.call('ZRANGE', pending, 0, allowed - reserved - 1)
   if #popped == 0 then break end
   redis.call('ZREMRANGEBYRANK', pending, 0, #popped - 1)
+  local fields = {}
   for i = 1, #popped do
     local id = popped[i]
+    fields[#fields + 1], fields[#fields + 2] = f_env(id), f_att(id)
+    if check_keys then fields[#fields + 1] = f_rky(id) end
+  end
+  local data = call_chunked('HMGET', jobs, fields, width)
+  for i = 1, #popped do
+    local id = popped[i]
+    local at = (i - 1) * width
     scanned = scanned + 1
-    local env = redis.call('HGET', jobs, f_env(id))
-    local attempts = tonumber(redis.call('HGET', jobs, f_att(id)) or '0')
+    local env = data[at + 1]
+    local attempts = tonumber(data[at + 2] or '0')
     if not env then
       append_error(jobs, id, 0, now, 'job data missing from the jobs hash')
       bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
     elseif not attempts then
-      append_error(jobs, id, 0, now, 'attempt count damaged: ' .. tostring(redis.call('HGET', jobs, f_att(id))))
+      append_error(jobs, id, 0, now, 'attempt count damaged: ' .. tostring(data[at + 2]))
       bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
     else
       local wait_until = nil
       if check_keys then
-        local rk = redis.call('HGET', jobs, f_rky(id))
+        local rk = data[at + 3]
         if rk then wait_until = key_wait(rk) end
       end
       if wait_until then
@@ -112,8 +127,8 @@ while reserved < allowed and scanned < scan_limit do
         if hint == -1 or (hint > 0 and wait_until < hint) then hint = wait_until end
       else
         attempts = attempts + 1
-        redis.call('HSET', jobs, f_att(id), attempts)
-        redis.call('ZADD', active, lease_until, id)
+        counts[#counts + 1], counts[#counts + 2] = f_att(id), attempts
+        leases[#leases + 1], leases[#leases + 2] = lease_text, id
         reserved = reserved + 1
         out[#out + 1] = id
         out[#out + 1] = attempts
@@ -121,6 +136,10 @@ while reserved < allowed and scanned < scan_limit do
       end
     end
   end
+end
+if reserved > 0 then
+  call_chunked('HSET', jobs, counts, 2)
+  call_chunked('ZADD', active, leases, 2)
 end
 if interval and reserved > 0 then
   redis.call('HSET', conf, 'rate_tat', tat0 + reserved * interval)
