@@ -283,3 +283,103 @@ async fn with_a_store_the_archive_and_the_history_are_shown() {
     let r = web.post("/dead/archive/retry", &[("Cookie", &cookie)], &format!("csrf={token}&id=01NOSUCH"));
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn the_fleet_metrics_are_served_beside_the_pages_behind_the_same_token() {
+    let b = util::broker("web-metrics").await;
+    b.enqueue(job("scraped", "k", "1")).await.unwrap();
+    b.enqueue(job("scraped", "k", "2")).await.unwrap();
+    let series = r#"weir_queue_jobs{queue="scraped",state="pending"} 2"#;
+
+    // No token (loopback): served at the root as `weir exporter` serves them.
+    let open = WebProc::start(b.prefix(), &[]);
+    let m = open.get("/metrics", &[]);
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"), "{:?}", m.headers);
+    assert!(m.body.contains(series), "{}", m.body);
+    let api = open.get("/api/queues", &[]);
+    assert_eq!(api.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    let scraped = v["queues"].as_array().unwrap().iter().find(|q| q["queue"] == "scraped").expect("the queue");
+    assert_eq!(scraped["pending"], 2, "{v}");
+    assert_eq!(open.get("/api/queues/scraped", &[]).status, 200);
+    assert_eq!(open.get("/", &[]).status, 200, "the pages are still there");
+
+    // With a token and a base path: under the base path, refused without the token.
+    let token = "metrics-token-for-tests";
+    let web = WebProc::start(b.prefix(), &["--auth-token", token, "--base-path", "/weir"]);
+    for path in ["/weir/metrics", "/weir/api/queues"] {
+        let r = web.get(path, &[]);
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"), "{:?}", r.headers);
+        assert!(!r.body.contains("weir_queue"), "{path}: nothing leaks");
+        let wrong = web.get(path, &[("Authorization", "Bearer not-the-token-at-all")]);
+        assert_eq!(wrong.status, 401, "{path}");
+    }
+    assert_eq!(web.get("/metrics", &[("Authorization", &format!("Bearer {token}"))]).status, 404, "only under /weir");
+    let bearer = web.get("/weir/metrics", &[("Authorization", &format!("Bearer {token}"))]);
+    assert_eq!(bearer.status, 200);
+    assert!(bearer.body.contains(series), "{}", bearer.body);
+    // The login cookie the pages use works too.
+    let login = web.get("/weir/login", &[]);
+    let csrf_cookie = login.cookie("weir_csrf").unwrap();
+    let ok = web.post("/weir/login", &[("Cookie", &csrf_cookie)], &format!("csrf={}&token={token}", login.csrf()));
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let auth = ok.cookie("weir_auth").unwrap();
+    let api = web.get("/weir/api/queues", &[("Cookie", &auth)]);
+    assert_eq!(api.status, 200, "{}", api.body);
+    assert!(api.body.contains("\"scraped\""), "{}", api.body);
+}
+
+#[tokio::test]
+async fn a_delayed_or_retrying_job_runs_now_from_its_page_or_the_cli() {
+    use std::time::Duration;
+    let b = util::broker("web-run-now").await;
+    let mut later = job("later", "k", "1");
+    later.run_at = weir::broker::RunAt::After(Duration::from_secs(3600));
+    let scheduled = b.enqueue(later).await.unwrap().id;
+    let web = WebProc::start(b.prefix(), &[]);
+    let (cookie, token) = session(&web, "/queues/later");
+    let h = [("Cookie", cookie.as_str())];
+
+    let page = web.get(&format!("/queues/later/jobs/{scheduled}"), &h);
+    assert!(page.body.contains(&format!("/queues/later/jobs/{scheduled}/run-now")), "{}", page.body);
+    assert!(page.body.contains("Run now"), "{}", page.body);
+    let r = web.post(&format!("/queues/later/jobs/{scheduled}/run-now"), &h, &format!("csrf={token}"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let info = b.job(&q("later"), &scheduled).await.unwrap().unwrap();
+    assert_eq!((info.state, info.attempts), (Some(JobState::Pending), 0));
+    assert!(info.score.unwrap() <= b.now_ms(), "ready now: {:?}", info.score);
+    let after = web.get(r.header("location").unwrap(), &h);
+    assert!(after.body.contains("it runs now") && !after.body.contains("/run-now\""), "{}", after.body);
+    // Again, now that it is pending: nothing changes, and the page says so.
+    let again = web.post(&format!("/queues/later/jobs/{scheduled}/run-now"), &h, &format!("csrf={token}"));
+    assert!(web.get(again.header("location").unwrap(), &h).body.contains("not delayed any more"));
+    assert_eq!(web.post("/queues/later/jobs/bad%20id/run-now", &h, &format!("csrf={token}")).status, 400);
+    assert_eq!(web.post("/queues/later/jobs/01NOSUCHJOB/run-now", &h, &format!("csrf={token}")).status, 404);
+
+    // A job waiting for its retry: "Retry now" on its page; the CLI moves it, attempts and errors kept.
+    let retrying = b.enqueue(job("later", "k", "2")).await.unwrap().id;
+    let mut sel = weir::broker::Selector::strict([q("later")]).unwrap();
+    let taken = b.reserve(&mut sel, 2, Duration::from_secs(30)).await.unwrap();
+    let lease = &taken.iter().find(|r| r.lease.id == retrying).expect("reserved").lease;
+    b.fail(lease, "flaky upstream", Some(Duration::from_secs(600))).await.unwrap();
+    let page = web.get(&format!("/queues/later/jobs/{retrying}"), &h);
+    assert!(page.body.contains("Retry now") && page.body.contains("/run-now"), "{}", page.body);
+    let out = util::run_ok(util::weir(b.prefix()).args(["run-now", &retrying]));
+    assert!(out.contains(&format!("{retrying} is pending in later")), "{out}");
+    let info = b.job(&q("later"), &retrying).await.unwrap().unwrap();
+    assert_eq!((info.state, info.attempts), (Some(JobState::Pending), 1));
+    assert_eq!(info.errors.last().map(|e| e.error.as_str()), Some("flaky upstream"));
+
+    // Not delayed, unknown, malformed: one line, exit code 1, nothing moves.
+    let (code, _, err) = util::run_any(util::weir(b.prefix()).args(["run-now", &retrying, "--queue", "later"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is pending, not delayed"), "{err}");
+    let (code, _, err) = util::run_any(util::weir(b.prefix()).args(["run-now", "01NOSUCHJOB"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no delayed job 01NOSUCHJOB in any queue"), "{err}");
+    let (code, _, err) = util::run_any(util::weir(b.prefix()).args(["run-now", "bad id", "--queue", "later"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("id"), "{err}");
+}

@@ -97,6 +97,15 @@ impl Broker {
         Ok(added == 1)
     }
 
+    /// Makes a delayed job (scheduled for later, or waiting for its retry)
+    /// pending at once; its attempts and errors stay. Returns whether it was
+    /// delayed: a job in any other state is left alone.
+    pub async fn run_now(&self, queue: &QueueName, id: &str) -> Result<bool> {
+        crate::name::validate_job_id(id)?;
+        let r = self.eval(&self.inner.scripts.run_now, queue, vec![self.clock_arg(), id.into()]).await?;
+        Ok(reply::int("run_now", &r)? == 1)
+    }
+
     /// Every known queue under this prefix ([`Self::has_queue`]), sorted.
     pub async fn queues(&self) -> Result<Vec<QueueName>> {
         let names: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(queues_set(self.prefix()))).await?;

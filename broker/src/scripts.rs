@@ -66,6 +66,7 @@ pub(crate) struct Scripts {
     pub promote: Op,
     pub reclaim: Op,
     pub delete: Op,
+    pub run_now: Op,
     pub resume: Op,
     pub snooze: Op,
     pub ring: Op,
@@ -140,6 +141,12 @@ impl Scripts {
                 include_str!("lua/reclaim.lua"),
             ),
             delete: Op::new("delete", &[Pending, Delayed, Dead, Jobs, Unique], &["id"], include_str!("lua/delete.lua")),
+            run_now: Op::new(
+                "run_now",
+                &[Delayed, Pending, Wake],
+                &["clock_offset_ms", "id"],
+                include_str!("lua/run_now.lua"),
+            ),
             resume: Op::new("resume", &[Conf, Pending, Wake], &[], include_str!("lua/resume.lua")),
             snooze: Op::new(
                 "snooze",
@@ -171,7 +178,7 @@ impl Scripts {
         }
     }
 
-    pub fn all(&self) -> [&Op; 16] {
+    pub fn all(&self) -> [&Op; 17] {
         [
             &self.enqueue,
             &self.reserve,
@@ -182,6 +189,7 @@ impl Scripts {
             &self.promote,
             &self.reclaim,
             &self.delete,
+            &self.run_now,
             &self.resume,
             &self.snooze,
             &self.ring,

@@ -1,5 +1,6 @@
 //! `weir dead list|show|retry|delete`: the dead sets Redis holds (no store
-//! needed), and `weir delete ID` for one pending, delayed or dead job.
+//! needed), `weir delete ID` for one pending, delayed or dead job, and
+//! `weir run-now ID` for one delayed job.
 use super::Conn;
 use super::failed::short;
 use super::migrate::format_time;
@@ -109,8 +110,9 @@ pub struct ActArgs {
     pub filters: Filters,
 }
 
+/// One job by id: `weir delete ID`, `weir run-now ID`.
 #[derive(Debug, Args)]
-pub struct DeleteArgs {
+pub struct JobIdArgs {
     /// The job's id.
     pub id: String,
     /// The job's queue (default: look in every queue).
@@ -274,7 +276,7 @@ async fn act(broker: &Broker, a: ActArgs, act: Act) -> anyhow::Result<ExitCode> 
 }
 
 /// `weir delete ID`: one pending, delayed or dead job, with its data.
-pub async fn delete(conn: &Conn, a: DeleteArgs) -> anyhow::Result<ExitCode> {
+pub async fn delete(conn: &Conn, a: JobIdArgs) -> anyhow::Result<ExitCode> {
     let broker = conn.connect().await?;
     for q in queues(&broker, &a.queue).await? {
         if let Some(state) = broker.delete(&q, &a.id).await? {
@@ -289,4 +291,24 @@ pub async fn delete(conn: &Conn, a: DeleteArgs) -> anyhow::Result<ExitCode> {
     }
     let place = a.queue.map(|q| format!("queue {q}")).unwrap_or_else(|| "any queue".into());
     bail!("no pending, delayed or dead job {} in {place}", a.id)
+}
+
+/// `weir run-now ID`: one delayed job (scheduled, or waiting for its retry)
+/// made pending at once, its attempts kept.
+pub async fn run_now(conn: &Conn, a: JobIdArgs) -> anyhow::Result<ExitCode> {
+    let broker = conn.connect().await?;
+    for q in queues(&broker, &a.queue).await? {
+        if broker.run_now(&q, &a.id).await? {
+            println!("{} is pending in {q}: it runs now (was delayed)", a.id);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(state) = broker.job(&q, &a.id).await?.and_then(|info| info.state) {
+            match state {
+                JobState::Dead => bail!("job {} in {q} is dead: retry it with `weir dead retry {}`", a.id, a.id),
+                other => bail!("job {} in {q} is {}, not delayed: nothing to do", a.id, other.as_str()),
+            }
+        }
+    }
+    let place = a.queue.map(|q| format!("queue {q}")).unwrap_or_else(|| "any queue".into());
+    bail!("no delayed job {} in {place}", a.id)
 }

@@ -127,7 +127,9 @@ pub enum Command {
     /// The dead jobs Redis holds: list, show, retry, delete (no store needed).
     Dead(dead::DeadArgs),
     /// Delete one pending, delayed or dead job by id, with its data.
-    Delete(dead::DeleteArgs),
+    Delete(dead::JobIdArgs),
+    /// Run one delayed job (scheduled, or waiting for its retry) now: it becomes pending at once.
+    RunNow(dead::JobIdArgs),
     /// The dead-job archive in the store: list, show, retry, delete, purge.
     Failed(failed::FailedArgs),
     /// Move jobs committed to the store's outbox to Redis, until stopped.
@@ -166,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(a) => migrate::run(a).await,
         Command::Dead(a) => dead::run(&cli.conn, a).await,
         Command::Delete(a) => dead::delete(&cli.conn, a).await,
+        Command::RunNow(a) => dead::run_now(&cli.conn, a).await,
         Command::Failed(a) => failed::run(&cli.conn, a).await,
         Command::Relay(a) => relay::run(&cli.conn, a).await,
         Command::Bench(a) => bench::run(&cli.conn, a).await,

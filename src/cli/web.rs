@@ -60,7 +60,10 @@ pub async fn run(conn: &Conn, a: WebArgs) -> anyhow::Result<ExitCode> {
         tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
     let config = WebConfig { base_path: base_path.clone(), read_only: a.read_only, auth_token: token, store };
-    let router = weir::web::router(broker.clone(), config);
+    // The fleet metrics beside the pages, behind the same token (docs/DASHBOARD.md).
+    let metrics = weir::web::security::protect(weir::exporter::router(broker.clone()), &config);
+    let metrics = if base_path.is_empty() { metrics } else { axum::Router::new().nest(&base_path, metrics) };
+    let router = weir::web::router(broker.clone(), config).merge(metrics);
     // One line on stdout with the address (tests read the port of --listen 127.0.0.1:0).
     println!("weir web: serving http://{addr}{base_path}/ (Redis {})", broker.url());
     tracing::info!(%addr, read_only = a.read_only, "dashboard up; stop with SIGINT or SIGTERM");

@@ -64,6 +64,7 @@ pub fn router(broker: Broker, config: WebConfig) -> Router {
         .route(&p("/queues/{queue}/resume"), post(pages::queue::resume))
         .route(&p("/queues/{queue}/jobs/{id}"), get(pages::job::page))
         .route(&p("/queues/{queue}/jobs/{id}/delete"), post(pages::job::delete))
+        .route(&p("/queues/{queue}/jobs/{id}/run-now"), post(pages::job::run_now))
         .route(&p("/dead"), get(pages::dead::page))
         .route(&p("/dead/selected"), post(pages::dead::selected))
         .route(&p("/dead/all"), post(pages::dead::all))

@@ -93,8 +93,8 @@ fn cookie_path(base: &str) -> String {
     if base.is_empty() { "/".into() } else { base.to_string() }
 }
 
-fn authorized(app: &crate::App, headers: &HeaderMap) -> bool {
-    let Some(token) = &app.config.auth_token else { return true };
+fn authorized(token: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(token) = token else { return true };
     let by_cookie = cookie(headers, AUTH_COOKIE).is_some_and(|c| same(c.as_bytes(), auth_value(token).as_bytes()));
     let by_header = headers
         .get(header::AUTHORIZATION)
@@ -121,7 +121,7 @@ pub async fn guard(axum::extract::State(app): axum::extract::State<State>, req: 
         auth: app.config.auth_token.is_some(),
     };
     let method = req.method().clone();
-    let mut res = if !public && !authorized(&app, req.headers()) {
+    let mut res = if !public && !authorized(app.config.auth_token.as_deref(), req.headers()) {
         if method == Method::GET || method == Method::HEAD {
             Redirect::to(&login).into_response()
         } else {
@@ -176,6 +176,27 @@ pub async fn guard(axum::extract::State(app): axum::extract::State<State>, req: 
         }
     }
     res
+}
+
+/// `router` behind the dashboard's token, when `config` has one: a request
+/// without the login cookie or `Authorization: Bearer TOKEN` gets a plain
+/// 401. For what is served beside the pages, such as the fleet metrics
+/// (`weir web` mounts `weir::exporter::router` at `<base-path>/metrics` and
+/// `<base-path>/api/queues` this way), which Prometheus scrapes with a bearer
+/// token.
+pub fn protect(router: axum::Router, config: &crate::WebConfig) -> axum::Router {
+    let token = config.auth_token.clone();
+    router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+        let ok = authorized(token.as_deref(), req.headers());
+        async move {
+            if ok {
+                return next.run(req).await;
+            }
+            let challenge = [(header::WWW_AUTHENTICATE, "Bearer realm=\"weir\"")];
+            (StatusCode::UNAUTHORIZED, challenge, "send the dashboard's token: Authorization: Bearer TOKEN\n")
+                .into_response()
+        }
+    }))
 }
 
 fn refuse(ctx: &Ctx, status: StatusCode, msg: &str) -> Response {

@@ -1,6 +1,6 @@
 //! One job: its envelope, payload (pretty JSON; bincode as its base64 text),
 //! attempts, every error with its time, state and score, unique and rate
-//! keys; delete (and retry, for dead jobs).
+//! keys; delete, run now (a delayed job) and retry (a dead job).
 use crate::State;
 use crate::error::{Result, WebError};
 use crate::layout::{self, Ctx, time};
@@ -66,6 +66,9 @@ pub async fn page(
             @if info.state == Some(JobState::Dead) {
                 (layout::action(&ctx, "/dead/selected", "Retry now", "primary", None,
                     &[("do", "retry"), ("queue", q.as_str()), ("ids", &id), ("back", &here)]))
+            }
+            @if info.state == Some(JobState::Delayed) {
+                (layout::action(&ctx, &format!("{here}/run-now"), if info.attempts > 0 { "Retry now" } else { "Run now" }, "primary", None, &[]))
             }
             @if matches!(info.state, Some(JobState::Pending | JobState::Delayed | JobState::Dead)) {
                 (layout::action(&ctx, &format!("{here}/delete"), "Delete", "danger", Some("Delete this job? It will not run."), &[]))
@@ -146,4 +149,20 @@ pub async fn delete(
         Some(s) => done(&ctx, &format!("{back}?state={}", s.as_str()), &format!("deleted {} job {id}", s.as_str())),
         None => done(&ctx, &back, &format!("job {id} was not deleted: it is running (or already gone)")),
     })
+}
+
+/// A delayed job (scheduled, or waiting for its retry) made pending at once.
+pub async fn run_now(
+    S(app): S<State>,
+    Extension(ctx): Extension<Ctx>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let (q, _) = find(&app, &queue, &id).await?;
+    let here = format!("/queues/{}/jobs/{}", seg(q.as_str()), seg(&id));
+    let msg = if app.broker.run_now(&q, &id).await? {
+        format!("job {id} is pending: it runs now")
+    } else {
+        format!("job {id} was not delayed any more: nothing changed")
+    };
+    Ok(done(&ctx, &here, &msg))
 }
