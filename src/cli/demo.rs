@@ -1,13 +1,16 @@
 //! `weir demo`: the whole system on a real Redis. A mixed workload on four
 //! weighted queues (jobs that fail and retry, jobs that die, delayed jobs),
 //! the autoscaler in sidecar mode growing and shrinking a fleet of real
-//! `weir work` processes, live progress, and a summary.
+//! `weir work` processes, live progress, and a summary; beside it, a
+//! rate-limited queue, a job stopped by `--timeout` and a worker recycled
+//! by `--max-jobs` (demo_acts.rs).
 //!
 //! Redis: `--redis`/`WEIR_REDIS_URL` when given; else 127.0.0.1:6379 when it
 //! answers; else a private `redis-server` on a free port, stopped at the end.
 //! The demo writes under a fresh key prefix and deletes it at the end, so it
 //! never disturbs other data in a shared Redis.
 use super::Conn;
+use super::demo_acts::{self as acts, MAX_JOBS, RATED, SLOW, TIMEOUT};
 use super::private_redis::PrivateRedis;
 use anyhow::{Context, bail};
 use clap::Args;
@@ -96,8 +99,10 @@ pub async fn run(conn: &Conn, a: DemoArgs) -> anyhow::Result<ExitCode> {
     let broker = Broker::connect(&url, BrokerConfig { prefix: prefix.clone(), ..BrokerConfig::default() }).await?;
     let where_ = if private.is_some() { "a private redis-server" } else { "Redis" };
     println!(
-        "weir demo: {} jobs on 4 weighted queues, {where_} at {}, key prefix {prefix}",
+        "weir demo: {} jobs on 4 weighted queues, a rate-limited one ({} at {}) and one that hangs, {where_} at {}, key prefix {prefix}",
         total_jobs(),
+        RATED.0,
+        acts::RATE,
         broker.url()
     );
     let result = demo(&broker, &url, &prefix, &a).await;
@@ -106,17 +111,28 @@ pub async fn run(conn: &Conn, a: DemoArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
+/// Every job the demo enqueues: the mix, the rated queue's, the hanging one.
 fn total_jobs() -> u64 {
-    QUEUES.iter().map(|(_, _, n)| n).sum()
+    QUEUES.iter().map(|(_, _, n)| n).sum::<u64>() + RATED.2 + 1
 }
 
 async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let queues: Vec<QueueName> = QUEUES.iter().map(|(q, _, _)| QueueName::new(*q)).collect::<Result<_, _>>()?;
+    // The four weighted queues first (the shares are theirs), then the rated and the slow one.
+    let queues: Vec<QueueName> =
+        QUEUES.iter().map(|(q, _, _)| q).chain([&RATED.0, &SLOW.0]).map(|q| acts::queue(q)).collect();
+    acts::limit(broker).await?;
     broker.enqueue_many(workload()).await?;
+    let hang_id = broker.enqueue_many(acts::jobs()).await?.pop().context("the hanging job's id")?.id;
 
     // The autoscaler, in sidecar mode, in this process; its workers are real `weir work` processes.
-    let spec: String = QUEUES.iter().map(|(q, w, _)| format!("{q}={w}")).collect::<Vec<_>>().join(",");
+    let spec: String = QUEUES
+        .iter()
+        .map(|(q, w, _)| (q, w))
+        .chain([(&RATED.0, &RATED.1), (&SLOW.0, &SLOW.1)])
+        .map(|(q, w)| format!("{q}={w}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let args = AutoscaleArgs {
         queues: Some(spec.parse().map_err(anyhow::Error::msg)?),
         strict: false,
@@ -140,12 +156,23 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
         shell: None,
         exe: std::env::current_exe().context("cannot find this binary to start workers")?,
         // The demo's jobs are the builtin test kinds (weir.flaky, weir.sleep, weir.fail).
-        args: [args.default_worker_args(&pool), vec!["--builtin-kinds".into(), "--heartbeat".into(), "1s".into()]]
-            .concat(),
+        args: [
+            args.default_worker_args(&pool),
+            ["--builtin-kinds", "--heartbeat", "1s", "--timeout", TIMEOUT].map(String::from).to_vec(),
+        ]
+        .concat(),
         redis_url: url.to_string(),
         prefix: prefix.to_string(),
         env: vec![("RUST_LOG".into(), "error".into())],
     };
+    // One more worker, outside the autoscaler: recycled by --max-jobs, started again by the demo.
+    let recycled = Launcher {
+        args: [launcher.args.clone(), vec!["--max-jobs".into(), MAX_JOBS.to_string()]].concat(),
+        ..launcher.clone()
+    };
+    let (recycle_tx, recycle_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut recycle_tx = Some(recycle_tx);
+    let recycler = tokio::spawn(acts::recycle(recycled, recycle_rx));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let sidecar = {
         let broker = broker.clone();
@@ -164,6 +191,7 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
         .progress_chars("=> ");
     let queue_bars: Vec<ProgressBar> = QUEUES
         .iter()
+        .chain(&[RATED])
         .map(|(q, w, n)| {
             let bar = bars.add(ProgressBar::new(*n).with_style(style.clone()).with_prefix(format!("{q}({w})")));
             if !tty {
@@ -189,8 +217,8 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
             workers =
                 broker.workers(weir::broker::registry::STALE_AFTER).await?.into_iter().filter(|w| !w.drain).count();
             max_workers = max_workers.max(workers);
-            if stats.iter().all(|s| s.pending > 0) {
-                shares_sample = Some(stats.iter().map(|s| s.processed).collect());
+            if stats[..QUEUES.len()].iter().all(|s| s.pending > 0) {
+                shares_sample = Some(stats[..QUEUES.len()].iter().map(|s| s.processed).collect());
             }
             let done: u64 = stats.iter().map(finished).sum();
             let retries: u64 = stats.iter().map(|s| s.failed.saturating_sub(s.dead)).sum();
@@ -218,6 +246,10 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let elapsed_work = all_done_at - started;
+        // The recycled worker goes first, so the fleet that scales down is the autoscaler's.
+        if let Some(tx) = recycle_tx.take() {
+            let _ = tx.send(());
+        }
         // Let the autoscaler step the fleet back down to --min before stopping it.
         status.set_message("backlog cleared: waiting for the autoscaler to scale back down to 1 worker".to_string());
         if !tty {
@@ -235,10 +267,15 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
         Ok(all_done_at)
     }
     .await;
+    if let Some(tx) = recycle_tx.take() {
+        let _ = tx.send(());
+    }
     let _ = stop_tx.send(());
     let fleet = sidecar.await.context("autoscaler task")?;
+    let restarts = recycler.await.context("the --max-jobs worker's task")?;
     let all_done_at = watched?;
     fleet?;
+    let restarts = restarts?;
     let elapsed_work = all_done_at - started;
     for bar in &queue_bars {
         bar.finish();
@@ -273,6 +310,9 @@ async fn demo(broker: &Broker, url: &str, prefix: &str, a: &DemoArgs) -> anyhow:
             );
         }
     }
+    println!("  {}", acts::rate_line(broker).await?);
+    println!("  {}", acts::timeout_line(broker, &hang_id).await?);
+    println!("  {}", acts::recycle_line(restarts));
     println!("  autoscaler: {ups} scale-ups, {downs} scale-downs, up to {max_workers} workers, back to 1 and drained");
     let lost = total_jobs() - processed - dead;
     if lost != 0 {

@@ -5,6 +5,7 @@ mod completions;
 mod cron;
 mod dead;
 mod demo;
+mod demo_acts;
 mod enqueue;
 mod exporter;
 mod failed;
