@@ -424,3 +424,99 @@ fn a_plain_url_to_a_cluster_node_names_the_cluster_form() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("use redis-cluster://"), "{err}");
 }
+
+/// The dashboard on a cluster: every page, with a queue on each master, and
+/// the actions, with no CROSSSLOT anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_serves_every_page_and_action_on_a_cluster() {
+    use crate::broker_enqueue::job;
+    use crate::web_support::WebProc;
+    use weir::broker::{JobState, RunAt, Selector};
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
+    let prefix = util::prefix("cluster-web");
+    let queues = cluster.queue_on_each_master("web");
+    let b = Broker::connect(&url, util::config(&prefix)).await.expect("connect to the cluster");
+    let (mut dead, mut pending, mut delayed) = (Vec::new(), Vec::new(), Vec::new());
+    for queue in &queues {
+        dead.push(crate::store_support::dead_job(&b, queue, "send", "{}", 2).await);
+        pending.push(b.enqueue(job(queue, "send", "{}")).await.unwrap().id);
+        let mut later = job(queue, "send", "{}");
+        later.run_at = RunAt::After(Duration::from_secs(3600));
+        delayed.push(b.enqueue(later).await.unwrap().id);
+    }
+    // The first queue's pending job is taken: it is active.
+    let mut sel = Selector::strict([q(&queues[0])]).unwrap();
+    let active = b.reserve(&mut sel, 1, Duration::from_secs(300)).await.unwrap().pop().expect("a job").lease.id;
+    assert_eq!(active, pending[0]);
+
+    let web = WebProc::start_at(&url, &prefix, &[]);
+    let get = |path: &str, needles: &[&str]| {
+        let r = web.get(path, &[]);
+        assert!(
+            r.status == 200 && !r.body.contains("CROSSSLOT") && needles.iter().all(|n| r.body.contains(n)),
+            "GET {path}: {} (want {needles:?})\n{}",
+            r.status,
+            r.body
+        );
+        r
+    };
+    let hrefs: Vec<String> = queues.iter().map(|q| format!("href=\"/queues/{q}\"")).collect();
+    get("/", &hrefs.iter().map(String::as_str).collect::<Vec<_>>());
+    for (i, queue) in queues.iter().enumerate() {
+        let (p, d, x) = (&pending[i], &delayed[i], &dead[i]);
+        let (p, d, x) = (p.as_str(), d.as_str(), x.as_str());
+        let on_pending: Vec<&str> = if i == 0 { vec![] } else { vec![p] };
+        let on_active: Vec<&str> = if i == 0 { vec![active.as_str()] } else { vec![] };
+        get(&format!("/queues/{queue}"), &on_pending);
+        get(&format!("/queues/{queue}?state=delayed"), &[d]);
+        get(&format!("/queues/{queue}?state=dead"), &[x]);
+        get(&format!("/queues/{queue}?state=active"), &on_active);
+        get(&format!("/queues/{queue}?kind=send"), &[]);
+        let found = web.get(&format!("/queues/{queue}?id={x}"), &[]);
+        assert_eq!(found.header("location"), Some(&*format!("/queues/{queue}/jobs/{x}")), "search by id");
+        get(&format!("/queues/{queue}/jobs/{x}"), &["boom 1", "boom 2"]);
+        get(&format!("/queues/{queue}/jobs/{d}"), &["/run-now"]);
+        get(&format!("/dead?queue={queue}"), &[x]);
+        get(&format!("/dead?queue={queue}&kind=send&error=boom&newer=1h"), &[x]);
+    }
+    get("/dead", &[]);
+    get("/workers", &[]);
+    get("/limits", &[queues[2].as_str()]);
+    get("/autoscaler", &[]);
+    let series = format!("weir_queue_jobs{{queue=\"{}\",state=\"dead\"}} 1", queues[1]);
+    get("/metrics", &[series.as_str()]);
+
+    // Actions, each on its own master's queue.
+    let first = get("/limits", &[]);
+    let cookie = first.cookie("weir_csrf").expect("a CSRF cookie");
+    let token = first.csrf();
+    let h = [("Cookie", cookie.as_str())];
+    let post = |path: &str, form: &str| {
+        let r = web.post(path, &h, &format!("csrf={token}&{form}"));
+        assert!(r.status == 303 || r.status == 200, "POST {path} {form}: {}\n{}", r.status, r.body);
+        assert!(!r.body.contains("CROSSSLOT"), "POST {path}: {}", r.body);
+        r
+    };
+    let state = |queue: &str, id: &str| {
+        let (b, queue, id) = (b.clone(), q(queue), id.to_string());
+        async move { b.job(&queue, &id).await.unwrap().and_then(|i| i.state) }
+    };
+    post("/dead/selected", &format!("do=retry&queue={}&ids={}", queues[1], dead[1]));
+    assert_eq!(state(&queues[1], &dead[1]).await, Some(JobState::Pending));
+    post(&format!("/queues/{}/pause", queues[2]), "");
+    assert!(b.stats(&q(&queues[2])).await.unwrap().paused);
+    post(&format!("/queues/{}/resume", queues[2]), "");
+    assert!(!b.stats(&q(&queues[2])).await.unwrap().paused);
+    post(&format!("/queues/{}/jobs/{}/run-now", queues[0], delayed[0]), "");
+    assert_eq!(state(&queues[0], &delayed[0]).await, Some(JobState::Pending));
+    let ask = post("/dead/all", &format!("do=delete&queue={}", queues[2]));
+    assert!(ask.body.contains("<strong>1</strong> of 1 dead jobs match"), "{}", ask.body);
+    post("/dead/all", &format!("do=delete&queue={}&confirm=yes", queues[2]));
+    assert_eq!(state(&queues[2], &dead[2]).await, None);
+    post(&format!("/limits/{}", queues[1]), "rate=5%2Fs&burst=2&concurrency=3");
+    assert_eq!(b.limits(&q(&queues[1])).await.unwrap().concurrency, Some(3));
+    post(&format!("/queues/{}/jobs/{}/delete", queues[1], delayed[1]), "");
+    assert_eq!(state(&queues[1], &delayed[1]).await, None);
+    get("/", &hrefs.iter().map(String::as_str).collect::<Vec<_>>());
+}

@@ -186,7 +186,7 @@ async fn failed_delete_removes_one_record_with_its_errors(db: TestStore) {
 }
 
 /// An archived record of a job of queue `q` that died at `died_at` with one error.
-fn record(id: &str, died_at: i64) -> DeadRecord {
+pub fn record(id: &str, died_at: i64) -> DeadRecord {
     DeadRecord {
         id: id.into(),
         queue: "q".into(),

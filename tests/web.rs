@@ -2,6 +2,7 @@
 //! Redis: status codes, escaping, CSRF, read-only, auth, base path, and
 //! paging a 100,000-job queue by rank.
 use crate::broker_enqueue::{job, q};
+use crate::on_every_store;
 use crate::store_support::dead_job;
 use crate::util;
 use crate::web_support::WebProc;
@@ -11,7 +12,7 @@ use weir::broker::JobState;
 const XSS: &str = "<script>alert(1)</script>";
 
 /// GET `path` with the CSRF cookie of an earlier page, and its token.
-fn session(web: &WebProc, path: &str) -> (String, String) {
+pub fn session(web: &WebProc, path: &str) -> (String, String) {
     let page = web.get(path, &[]);
     assert_eq!(page.status, 200, "{path}: {}", page.body);
     (page.cookie("weir_csrf").expect("a CSRF cookie on the first page"), page.csrf())
@@ -382,4 +383,66 @@ async fn a_delayed_or_retrying_job_runs_now_from_its_page_or_the_cli() {
     let (code, _, err) = util::run_any(util::weir(b.prefix()).args(["run-now", "bad id", "--queue", "later"]));
     assert_eq!(code, Some(1));
     assert!(err.contains("id"), "{err}");
+}
+
+on_every_store! {
+async fn the_archive_retries_or_deletes_all_matching_after_showing_the_count(db: TestStore) {
+    let driver = if db.store.pg_pool().is_some() { "pg" } else { "lite" };
+    let b = util::broker(&format!("web-archive-all-{driver}")).await;
+    let mut sends = Vec::new();
+    for _ in 0..3 {
+        sends.push(dead_job(&b, "arch", "send", "{}", 1).await);
+    }
+    dead_job(&b, "arch", "resize", "{}", 1).await;
+    let elsewhere = dead_job(&b, "other", "send", "{}", 1).await;
+    let archiver = weir_store::Archiver::new(b.clone(), db.store.clone(), Default::default());
+    assert_eq!(archiver.pass().await.unwrap(), 5);
+    let web = WebProc::start(b.prefix(), &["--database-url", &db.url()]);
+    let (cookie, token) = session(&web, "/dead/archive");
+    let h = [("Cookie", cookie.as_str())];
+    let page = web.get("/dead/archive?queue=arch", &h);
+    assert!(page.body.contains("action=\"/dead/archive/all\"") && page.body.contains("Delete all matching"), "{}", page.body);
+
+    // Retry: the count first, nothing enqueued until confirmed.
+    let ask = web.post("/dead/archive/all", &h, &format!("csrf={token}&do=retry&queue=arch&kind=send"));
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains("<strong>3</strong> of 5 archived jobs match"), "{}", ask.body);
+    assert_eq!(b.stats(&q("arch")).await.unwrap().pending, 0);
+    let r = web.post("/dead/archive/all", &h, &format!("csrf={token}&do=retry&queue=arch&kind=send&confirm=yes"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let back = web.get(r.header("location").unwrap(), &h);
+    assert!(back.body.contains("enqueued 3 archived jobs again"), "{}", back.body);
+    for id in &sends {
+        assert_eq!(b.job(&q("arch"), id).await.unwrap().unwrap().state, Some(JobState::Pending));
+    }
+    // Retried since they died: they no longer count for a retry.
+    let again = web.post("/dead/archive/all", &h, &format!("csrf={token}&do=retry&queue=arch&kind=send"));
+    assert!(again.body.contains("<strong>0</strong> of 5 archived jobs match"), "{}", again.body);
+
+    // Delete every archived job of the queue, whatever its kind.
+    let ask = web.post("/dead/archive/all", &h, &format!("csrf={token}&do=delete&queue=arch"));
+    assert!(ask.body.contains("<strong>4</strong> of 5 archived jobs match"), "{}", ask.body);
+    assert_eq!(db.store.dead_count().await.unwrap(), 5);
+    let r = web.post("/dead/archive/all", &h, &format!("csrf={token}&do=delete&queue=arch&confirm=yes"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(web.get(r.header("location").unwrap(), &h).body.contains("deleted 4 archived jobs"));
+    assert_eq!(db.store.dead_count().await.unwrap(), 1);
+    assert!(db.store.dead_job(&elsewhere).await.unwrap().is_some(), "another queue's record stays");
+
+    for bad in ["do=burn&queue=arch", "do=delete&newer=soon"] {
+        let r = web.post("/dead/archive/all", &h, &format!("csrf={token}&{bad}"));
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    assert_eq!(db.store.dead_count().await.unwrap(), 1);
+
+    // Batches: 1,100 records go in three steps, each reported.
+    let records: Vec<_> = (0..1_100).map(|i| crate::store_archive::record(&format!("bulk{i:05}"), 1_000 + i)).collect();
+    db.store.archive(&records).await.unwrap();
+    let f = weir_store::DeadFilter { queue: Some("q".into()), ..Default::default() };
+    assert_eq!(db.store.dead_count_matching(&f, false).await.unwrap(), 1_100);
+    let mut steps = Vec::new();
+    assert_eq!(db.store.delete_dead_matching(&f, |n| steps.push(n)).await.unwrap(), 1_100);
+    assert_eq!(steps, [500, 1_000, 1_100]);
+    assert_eq!(db.store.dead_count().await.unwrap(), 1);
+}
 }

@@ -17,7 +17,15 @@ pub struct WebProc {
 
 impl WebProc {
     pub fn start(prefix: &str, args: &[&str]) -> WebProc {
-        let mut cmd = util::weir(prefix);
+        WebProc::start_cmd(util::weir(prefix), args)
+    }
+
+    /// [`WebProc::start`] on the Redis (or Redis Cluster) at `url`.
+    pub fn start_at(url: &str, prefix: &str, args: &[&str]) -> WebProc {
+        WebProc::start_cmd(util::weir_at(url, prefix), args)
+    }
+
+    fn start_cmd(mut cmd: std::process::Command, args: &[&str]) -> WebProc {
         cmd.env_remove("WEIR_WEB_TOKEN").env_remove("DATABASE_URL");
         cmd.arg("web").arg("--listen").arg("127.0.0.1:0").args(args);
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn weir web");

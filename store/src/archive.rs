@@ -181,6 +181,32 @@ const UPSERT: &str = "INSERT INTO weir_dead_jobs \
 const INSERT_ERROR: &str =
     "INSERT INTO weir_dead_job_errors (job_id, at, attempt, error) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 
+/// Rows of one bulk step (retry or delete of everything that matches).
+pub const BULK_BATCH: usize = 500;
+
+/// The conditions of a [`DeadFilter`] (its `limit` aside), appended to a
+/// query that ends in a `WHERE` clause; `retryable` adds "not retried since
+/// it died". One place for what "matches" means in the archive.
+macro_rules! push_filter {
+    ($q:expr, $f:expr, $retryable:expr) => {{
+        if $retryable {
+            $q.push(" AND (retried_at IS NULL OR retried_at < died_at)");
+        }
+        if let Some(queue) = &$f.queue {
+            $q.push(" AND queue = ").push_bind(queue.clone());
+        }
+        if let Some(kind) = &$f.kind {
+            $q.push(" AND kind = ").push_bind(kind.clone());
+        }
+        if let Some(since) = $f.since_ms {
+            $q.push(" AND died_at >= ").push_bind(since);
+        }
+    }};
+}
+
+const DELETE_ERRORS: &str = "DELETE FROM weir_dead_job_errors WHERE job_id = $1";
+const DELETE_JOB: &str = "DELETE FROM weir_dead_jobs WHERE id = $1";
+
 const COLUMNS: &str = "id, queue, kind, payload, codec, attempts, max_attempts, last_error, enqueued_at, died_at, \
     archived_at, retried_at, retry_count";
 
@@ -230,15 +256,7 @@ impl Store {
     pub async fn dead_jobs(&self, f: &DeadFilter) -> Result<Vec<DeadJob>> {
         Ok(on_pool!(self, p, Db => {
             let mut q = sqlx::QueryBuilder::<Db>::new(format!("SELECT {COLUMNS} FROM weir_dead_jobs WHERE 1 = 1"));
-            if let Some(queue) = &f.queue {
-                q.push(" AND queue = ").push_bind(queue.clone());
-            }
-            if let Some(kind) = &f.kind {
-                q.push(" AND kind = ").push_bind(kind.clone());
-            }
-            if let Some(since) = f.since_ms {
-                q.push(" AND died_at >= ").push_bind(since);
-            }
+            push_filter!(q, f, false);
             q.push(" ORDER BY died_at DESC, id DESC LIMIT ").push_bind(f.limit as i64);
             q.build_query_as::<DeadJob>().fetch_all(p).await?
         }))
@@ -279,15 +297,63 @@ impl Store {
 
     /// Deletes one archived job and its errors. Returns whether it was there.
     pub async fn delete_dead(&self, id: &str) -> Result<bool> {
-        let errors = "DELETE FROM weir_dead_job_errors WHERE job_id = $1";
-        let jobs = "DELETE FROM weir_dead_jobs WHERE id = $1";
+        Ok(self.delete_dead_ids(&[id.to_string()]).await? > 0)
+    }
+
+    /// Deletes these archived jobs and their errors in one transaction.
+    /// Returns how many were there.
+    async fn delete_dead_ids(&self, ids: &[String]) -> Result<u64> {
         Ok(on_pool!(self, p, _Db => {
             let mut tx = p.begin().await?;
-            sqlx::query(errors).bind(id).execute(&mut *tx).await?;
-            let n = sqlx::query(jobs).bind(id).execute(&mut *tx).await?.rows_affected();
+            let mut n = 0;
+            for id in ids {
+                sqlx::query(DELETE_ERRORS).bind(id).execute(&mut *tx).await?;
+                n += sqlx::query(DELETE_JOB).bind(id).execute(&mut *tx).await?.rows_affected();
+            }
             tx.commit().await?;
-            n > 0
+            n
         }))
+    }
+
+    /// How many archived jobs match `f` (its `limit` aside); with
+    /// `retryable`, only those not retried since they died (what
+    /// [`Self::retry_dead_matching`] would enqueue).
+    pub async fn dead_count_matching(&self, f: &DeadFilter, retryable: bool) -> Result<u64> {
+        let n = on_pool!(self, p, Db => {
+            let mut q = sqlx::QueryBuilder::<Db>::new("SELECT count(*) FROM weir_dead_jobs WHERE 1 = 1");
+            push_filter!(q, f, retryable);
+            q.build_query_scalar::<i64>().fetch_one(p).await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The ids of the archived jobs that match, oldest death first, at most `limit`.
+    async fn matching_ids(&self, f: &DeadFilter, retryable: bool, limit: Option<usize>) -> Result<Vec<String>> {
+        Ok(on_pool!(self, p, Db => {
+            let mut q = sqlx::QueryBuilder::<Db>::new("SELECT id FROM weir_dead_jobs WHERE 1 = 1");
+            push_filter!(q, f, retryable);
+            q.push(" ORDER BY died_at, id");
+            if let Some(n) = limit {
+                q.push(" LIMIT ").push_bind(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            q.build_query_scalar::<String>().fetch_all(p).await?
+        }))
+    }
+
+    /// Deletes every archived job that matches `f` (its `limit` aside), with
+    /// its errors, one transaction per [`BULK_BATCH`] jobs; calls `done` with
+    /// the running total after each, so a caller that stops early knows how
+    /// many went. Returns how many.
+    pub async fn delete_dead_matching(&self, f: &DeadFilter, mut done: impl FnMut(u64)) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let ids = self.matching_ids(f, false, Some(BULK_BATCH)).await?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            total += self.delete_dead_ids(&ids).await?;
+            done(total);
+        }
     }
 
     async fn mark_retried(&self, ids: &[String], at: i64) -> Result<()> {
@@ -318,24 +384,22 @@ impl Store {
     /// Re-enqueues every archived job that matches (queue and kind; `limit`
     /// is ignored) and has not been retried since it died, in batches.
     pub async fn retry_dead_all(&self, broker: &Broker, filter: &DeadFilter) -> Result<RetrySummary> {
+        self.retry_dead_matching(broker, filter, |_| {}).await
+    }
+
+    /// [`Self::retry_dead_all`], calling `done` with the running summary
+    /// after each batch of [`BULK_BATCH`] jobs, so a caller that stops early
+    /// knows how many went (sent again, it goes on with the rest: a retried
+    /// job no longer matches).
+    pub async fn retry_dead_matching(
+        &self,
+        broker: &Broker,
+        filter: &DeadFilter,
+        mut done_so_far: impl FnMut(&RetrySummary),
+    ) -> Result<RetrySummary> {
         let mut summary = RetrySummary::default();
-        let ids: Vec<String> = on_pool!(self, p, Db => {
-            let mut q = sqlx::QueryBuilder::<Db>::new(
-                "SELECT id FROM weir_dead_jobs WHERE (retried_at IS NULL OR retried_at < died_at)",
-            );
-            if let Some(queue) = &filter.queue {
-                q.push(" AND queue = ").push_bind(queue.clone());
-            }
-            if let Some(kind) = &filter.kind {
-                q.push(" AND kind = ").push_bind(kind.clone());
-            }
-            if let Some(since) = filter.since_ms {
-                q.push(" AND died_at >= ").push_bind(since);
-            }
-            q.push(" ORDER BY died_at, id");
-            q.build_query_scalar::<String>().fetch_all(p).await?
-        });
-        for chunk in ids.chunks(500) {
+        let ids = self.matching_ids(filter, true, None).await?;
+        for chunk in ids.chunks(BULK_BATCH) {
             let mut jobs = Vec::with_capacity(chunk.len());
             let mut batch = Vec::with_capacity(chunk.len());
             for id in chunk {
@@ -359,6 +423,7 @@ impl Store {
                 }
             }
             self.mark_retried(&done, broker.now_ms()).await?;
+            done_so_far(&summary);
         }
         Ok(summary)
     }

@@ -33,7 +33,7 @@ pub mod schema;
 pub mod services;
 pub mod store;
 
-pub use archive::{ArchivedError, DeadFilter, DeadJob, DeadRecord, RetryOutcome, RetrySummary};
+pub use archive::{ArchivedError, BULK_BATCH, DeadFilter, DeadJob, DeadRecord, RetryOutcome, RetrySummary};
 pub use archiver::{Archiver, ArchiverConfig};
 pub use error::{Error, Result};
 pub use history::{HistoryConfig, HistoryRow, HistorySampler, Sample};

@@ -69,6 +69,7 @@ pub fn router(broker: Broker, config: WebConfig) -> Router {
         .route(&p("/dead/selected"), post(pages::dead::selected))
         .route(&p("/dead/all"), post(pages::dead::all))
         .route(&p("/dead/archive"), get(pages::dead::archive))
+        .route(&p("/dead/archive/all"), post(pages::dead::archive_all))
         .route(&p("/dead/archive/retry"), post(pages::dead::archive_retry))
         .route(&p("/dead/archive/delete"), post(pages::dead::archive_delete))
         .route(&p("/workers"), get(pages::workers::page))

@@ -360,9 +360,15 @@ pub async fn archive(
             label { "Died within " input type="text" name="newer" value=[text(&p.newer)] placeholder="1d" size="5"; }
             button type="submit" { "Filter" }
         }
-        (layout::action(&ctx, "/dead/archive/retry", "Retry all matching", "primary",
-            Some("Retry every archived job that matches this filter?"),
-            &[("all", "yes"), ("queue", text(&p.queue).as_deref().unwrap_or("")), ("kind", text(&p.kind).as_deref().unwrap_or("")), ("newer", text(&p.newer).as_deref().unwrap_or(""))]))
+        @if !ctx.read_only {
+            form.inline method="post" action=(ctx.url("/dead/archive/all")) {
+                input type="hidden" name="csrf" value=(ctx.csrf);
+                @for (k, v) in archive_pairs(&p.queue, &p.kind, &p.newer) { input type="hidden" name=(k) value=(v); }
+                button.primary type="submit" name="do" value="retry" { "Retry all matching…" }
+                " "
+                button.danger type="submit" name="do" value="delete" { "Delete all matching…" }
+            }
+        }
         div.scroll { table {
             thead { tr { th { "Id" } th { "Queue" } th { "Kind" } th.n { "Attempts" } th { "Died at" } th { "Retried" } th { "Last error" } th {} } }
             tbody {
@@ -386,22 +392,88 @@ pub async fn archive(
     Ok(layout::page(&ctx, "Dead jobs: archive", "/dead", body))
 }
 
-/// POST `/dead/archive/retry`: enqueues the selected archived jobs again.
+/// The archive filter's fields that are set, as hidden fields and as a query.
+fn archive_pairs(queue: &Option<String>, kind: &Option<String>, newer: &Option<String>) -> Vec<(&'static str, String)> {
+    [("queue", queue), ("kind", kind), ("newer", newer)]
+        .into_iter()
+        .filter_map(|(k, v)| text(v).map(|v| (k, v)))
+        .collect()
+}
+
+/// POST `/dead/archive/all`: retry or delete every archived job that
+/// matches the filter: first the count and a confirmation, then the action
+/// in the store's batches for at most [`BULK_TIME`], reporting how many it did.
+pub async fn archive_all(S(app): S<State>, Extension(ctx): Extension<Ctx>, form: Form) -> Result<Response> {
+    let st = store(&app)?;
+    let retry = verb(form.get("do").unwrap_or("retry"))?;
+    let g = |k: &str| form.get(k).map(str::to_string);
+    let (queue, kind, newer) = (g("queue"), g("kind"), g("newer"));
+    let pairs = archive_pairs(&queue, &kind, &newer);
+    let f = archive_filter(queue, kind, newer, app.broker.redis_time_ms().await?, PAGE as u32)?;
+    let query = {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &pairs {
+            q.append_pair(k, v);
+        }
+        q.finish()
+    };
+    let back = format!("/dead/archive?{query}");
+    if form.get("confirm") != Some("yes") {
+        let what = if retry { "Retry" } else { "Delete" };
+        let counted = tokio::time::timeout(COUNT_TIME, st.dead_count_matching(&f, retry)).await;
+        let total = u64::try_from(st.dead_count().await?).unwrap_or(0);
+        let body = html! {
+            h1 { (what) " archived dead jobs?" }
+            p.summary {
+                @match &counted {
+                    Ok(Ok(n)) => { strong { (count(*n)) } " of " (count(total)) " archived jobs match" @if retry { " and were not retried since they died" } }
+                    Ok(Err(e)) => { "They could not be counted: " (e.to_string()) }
+                    Err(_) => { "More than can be counted in " (COUNT_TIME.as_secs()) " s match, of " (count(total)) " archived jobs" }
+                }
+                @if !pairs.is_empty() { " (" @for (i, (k, v)) in pairs.iter().enumerate() { @if i > 0 { ", " } (k) " " code { (v) } } ")" }
+                "."
+            }
+            p.hint { "It works in batches of " (weir_store::BULK_BATCH) " for at most " (BULK_TIME.as_secs()) " s and says how many it did; send it again for the rest." }
+            form.inline method="post" action=(ctx.url("/dead/archive/all")) {
+                input type="hidden" name="csrf" value=(ctx.csrf);
+                @for (k, v) in &pairs { input type="hidden" name=(k) value=(v); }
+                input type="hidden" name="do" value=(if retry { "retry" } else { "delete" });
+                input type="hidden" name="confirm" value="yes";
+                button type="submit" class=(if retry { "primary" } else { "danger" }) { (what) " them" }
+            }
+            " " a href=(ctx.url(&back)) { "Cancel" }
+        };
+        return Ok(layout::page(&ctx, &format!("{what} archived jobs"), "/dead", body).into_response());
+    }
+    let progress = Arc::new(AtomicU64::new(0));
+    let seen = progress.clone();
+    let work = async {
+        if retry {
+            let s = st.retry_dead_matching(&app.broker, &f, |s| seen.store(s.enqueued, Ordering::SeqCst)).await?;
+            Ok::<_, WebError>(format!(
+                "enqueued {} archived jobs again; {} still queued in Redis, {} not retryable (damaged)",
+                s.enqueued, s.already_queued, s.not_retryable
+            ))
+        } else {
+            let n = st.delete_dead_matching(&f, |n| seen.store(n, Ordering::SeqCst)).await?;
+            Ok(format!("deleted {n} archived jobs"))
+        }
+    };
+    let msg = match tokio::time::timeout(BULK_TIME, work).await {
+        Ok(msg) => msg?,
+        Err(_) => format!(
+            "{} {} archived jobs in {} s and stopped: send it again for the rest",
+            if retry { "enqueued" } else { "deleted" },
+            progress.load(Ordering::SeqCst),
+            BULK_TIME.as_secs()
+        ),
+    };
+    Ok(done(&ctx, &back, &msg))
+}
+
+/// POST `/dead/archive/retry`: enqueues one archived job again.
 pub async fn archive_retry(S(app): S<State>, Extension(ctx): Extension<Ctx>, form: Form) -> Result<Response> {
     let st = store(&app)?;
-    if form.get("all") == Some("yes") {
-        let now = app.broker.redis_time_ms().await?;
-        let g = |k: &str| form.get(k).map(str::to_string);
-        let f = archive_filter(g("queue"), g("kind"), g("newer"), now, 10_000)?;
-        let s = tokio::time::timeout(BULK_TIME, st.retry_dead_all(&app.broker, &f)).await.map_err(|_| {
-            WebError::BadRequest(format!("stopped after {} s: narrow the filter", BULK_TIME.as_secs()))
-        })??;
-        let msg = format!(
-            "enqueued {} archived jobs again; {} still queued in Redis, {} not retryable (damaged)",
-            s.enqueued, s.already_queued, s.not_retryable
-        );
-        return Ok(done(&ctx, "/dead/archive", &msg));
-    }
     let id = form.get("id").ok_or_else(|| WebError::BadRequest("which job? (no id)".into()))?;
     let msg = match st.retry_dead(&app.broker, id).await {
         Ok(weir_store::RetryOutcome::Enqueued) => format!("enqueued {id} again"),

@@ -151,7 +151,8 @@ pub async fn delete(
     })
 }
 
-/// A delayed job (scheduled, or waiting for its retry) made pending at once.
+/// POST `/queues/{queue}/jobs/{id}/run-now`: a delayed job (scheduled, or
+/// waiting for its retry) made pending at once.
 pub async fn run_now(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
