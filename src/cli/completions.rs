@@ -37,14 +37,11 @@ pub fn man(a: ManArgs) -> anyhow::Result<ExitCode> {
     match a.out {
         Some(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            clap_mangen::generate_to(cmd, &dir)
+            let mut cmd = cmd.disable_help_subcommand(true);
+            cmd.build();
+            let mut pages = Vec::new();
+            write_pages(cmd, &dir, &mut pages)
                 .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
-            let mut pages: Vec<String> = std::fs::read_dir(&dir)
-                .with_context(|| format!("cannot read {}", dir.display()))?
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.starts_with("weir") && n.ends_with(".1"))
-                .collect();
-            pages.sort();
             println!("wrote {} man pages into {}: {}", pages.len(), dir.display(), pages.join(" "));
         }
         None => {
@@ -54,4 +51,16 @@ pub fn man(a: ManArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the page of `cmd` and of each of its visible subcommands, nested
+/// ones included (as `clap_mangen::generate_to` does), recording each file
+/// name in `pages`.
+fn write_pages(cmd: clap::Command, dir: &std::path::Path, pages: &mut Vec<String>) -> std::io::Result<()> {
+    let path = clap_mangen::Man::new(cmd.clone()).generate_to(dir)?;
+    pages.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+        write_pages(sub, dir, pages)?;
+    }
+    Ok(())
 }
