@@ -118,19 +118,34 @@ fn a_cluster_migrates_a_slot_live_and_fails_over() {
         let set = weir_testkit::cmd(masters[0], &["SET", &format!("weir:{{{queue}}}:job{i}"), &i.to_string()]);
         assert_eq!(set.unwrap(), "+OK\r\n");
     }
+    // The reader has done one read before the move starts, and reads on
+    // until the move is over and it has done at least one read that began
+    // after the move started (on a loaded machine one redis-cli can take
+    // longer than the whole move).
+    let started = Arc::new(AtomicBool::new(false));
     let migrated = Arc::new(AtomicBool::new(false));
+    let first_read = Arc::new(AtomicBool::new(false));
     let reader = {
-        let (migrated, entry, key) = (migrated.clone(), masters[1], format!("weir:{{{queue}}}:job7"));
+        let (started, migrated, first_read) = (started.clone(), migrated.clone(), first_read.clone());
+        let (entry, key) = (masters[1], format!("weir:{{{queue}}}:job7"));
         std::thread::spawn(move || {
-            let mut reads = 0;
-            while !migrated.load(Ordering::SeqCst) {
+            let mut since_start = 0;
+            while !migrated.load(Ordering::SeqCst) || since_start == 0 {
+                let during = started.load(Ordering::SeqCst);
                 assert_eq!(stdout(weir_testkit::redis_cli(entry, &["-c", "GET", &key])), "7");
-                reads += 1;
+                first_read.store(true, Ordering::SeqCst);
+                if during {
+                    since_start += 1;
+                }
             }
-            reads
+            since_start
         })
     };
+    while !first_read.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let target = masters[2];
+    started.store(true, Ordering::SeqCst);
     timed(&format!("slot {slot} (250 keys) migrated"), || cluster.migrate_slot(slot, target));
     migrated.store(true, Ordering::SeqCst);
     assert!(reader.join().expect("every read during the migration succeeds") > 0);
