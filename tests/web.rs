@@ -446,3 +446,32 @@ async fn the_archive_retries_or_deletes_all_matching_after_showing_the_count(db:
     assert_eq!(db.store.dead_count().await.unwrap(), 1);
 }
 }
+
+#[tokio::test]
+async fn login_tries_are_rate_limited_per_peer() {
+    let b = util::broker("web-login-limit").await;
+    let token = "rate-limited-token-for-tests";
+    let web = WebProc::start(b.prefix(), &["--auth-token", token]);
+    let login = web.get("/login", &[]);
+    let cookie = login.cookie("weir_csrf").unwrap();
+    let csrf = login.csrf();
+    let h = [("Cookie", cookie.as_str())];
+    // The first tries are answered (a wrong token is 401); a guesser soon gets 429.
+    let statuses: Vec<u16> =
+        (0..10).map(|_| web.post("/login", &h, &format!("csrf={csrf}&token=guess")).status).collect();
+    assert_eq!(statuses, [401; 10]);
+    let mut refused = None;
+    for _ in 0..40 {
+        let r = web.post("/login", &h, &format!("csrf={csrf}&token={token}"));
+        if r.status == 429 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 303, "a try the limit lets through is answered: {}", r.body);
+    }
+    let refused = refused.expect("a burst of login tries is refused with 429");
+    assert!(refused.body.contains("too many login tries") && refused.cookie("weir_auth").is_none(), "{}", refused.body);
+    assert_eq!(refused.header("retry-after"), Some("6"));
+    // Pages with the token still answer: only the login form is limited.
+    assert_eq!(web.get("/", &[("Authorization", &format!("Bearer {token}"))]).status, 200);
+}

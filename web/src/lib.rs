@@ -45,6 +45,8 @@ pub struct App {
     pub config: WebConfig,
     /// The live chart's samples.
     pub live: live::Live,
+    /// Login tries per peer (security.rs).
+    pub login_tries: security::LoginLimiter,
 }
 
 /// The state axum hands each handler: one shared [`App`].
@@ -55,7 +57,7 @@ pub type State = Arc<App>;
 /// link already carries the base path.
 pub fn router(broker: Broker, config: WebConfig) -> Router {
     let base = config.base_path.clone();
-    let app = Arc::new(App { broker, config, live: live::Live::default() });
+    let app = Arc::new(App { broker, config, live: live::Live::default(), login_tries: Default::default() });
     let p = |path: &str| format!("{base}{path}");
     let mut r = Router::new()
         .route(&p("/"), get(pages::overview::page))
@@ -98,5 +100,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    // The peer's address, for the login rate limit.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

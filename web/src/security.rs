@@ -8,6 +8,7 @@
 //!   SameSite=Strict cookie is not sent with that site's requests anyway);
 //!   GET never changes anything, other methods are refused;
 //! - read-only refuses every POST but login and logout with 403;
+//! - login tries are rate-limited per peer address ([`LoginLimiter`]);
 //! - every response carries a Content-Security-Policy without inline script
 //!   or style, and asks not to be framed, sniffed or cached.
 use crate::State;
@@ -19,6 +20,47 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use maud::html;
+
+/// Login tries a peer (an IP address) may make at once; then one more every
+/// [`LOGIN_REFILL`]. A try beyond them is refused with 429 before the token is
+/// compared, so guessing the token goes no faster than that.
+pub const LOGIN_BURST: u32 = 10;
+/// How often a peer regains one login try.
+pub const LOGIN_REFILL: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// The login tries of each peer ([`LOGIN_BURST`], [`LOGIN_REFILL`]).
+pub struct LoginLimiter(
+    governor::RateLimiter<
+        Option<std::net::IpAddr>,
+        governor::state::keyed::HashMapStateStore<Option<std::net::IpAddr>>,
+        governor::clock::DefaultClock,
+    >,
+);
+
+impl std::fmt::Debug for LoginLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginLimiter").field("peers", &self.0.len()).finish()
+    }
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        let burst = std::num::NonZeroU32::new(LOGIN_BURST).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(LOGIN_REFILL).map(|q| q.allow_burst(burst));
+        LoginLimiter(governor::RateLimiter::hashmap(quota.unwrap_or_else(|| governor::Quota::per_minute(burst))))
+    }
+}
+
+impl LoginLimiter {
+    /// Whether `peer` (None when the server does not say) may try to log in
+    /// now; counts the try.
+    pub fn allow(&self, peer: Option<std::net::IpAddr>) -> bool {
+        if self.0.len() > 10_000 {
+            self.0.retain_recent();
+        }
+        self.0.check_key(&peer).is_ok()
+    }
+}
 
 const AUTH_COOKIE: &str = "weir_auth";
 const CSRF_COOKIE: &str = "weir_csrf";
@@ -129,7 +171,16 @@ pub async fn guard(axum::extract::State(app): axum::extract::State<State>, req: 
         }
     } else if method == Method::POST {
         let read_only_ok = path == login || path == format!("{base}/logout");
-        if app.config.read_only && !read_only_ok {
+        let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        if path == login && !app.login_tries.allow(peer) {
+            let mut r = refuse(
+                &ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many login tries from this address: wait a few seconds and try again",
+            );
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(LOGIN_REFILL.as_secs()));
+            r
+        } else if app.config.read_only && !read_only_ok {
             refuse(&ctx, StatusCode::FORBIDDEN, "this dashboard is read-only (weir web --read-only)")
         } else {
             let (parts, body) = req.into_parts();
