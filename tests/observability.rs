@@ -44,14 +44,6 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// The sum of every sample whose line starts with `prefix`.
-pub fn sum(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .filter_map(|rest| rest.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_serves_its_counts_and_probes_on_the_metrics_address() {
     let b = util::broker("obs-metrics").await;
@@ -67,13 +59,15 @@ async fn a_worker_serves_its_counts_and_probes_on_the_metrics_address() {
         let (_, text) = http_get(&addr, "/metrics").unwrap();
         sample(&text, r#"weir_jobs_total{queue="om",kind="weir.noop",outcome="ok"}"#) == Some(5.0)
             && sample(&text, r#"weir_jobs_total{queue="om",kind="weir.fail",outcome="dead"}"#) == Some(1.0)
-            // Dead or put back, as the unknown-kind policy says: labelled, not dropped.
-            && sum(&text, r#"weir_jobs_total{queue="om",kind="no.such.kind","#) >= 1.0
+            // Put back for another worker (the default --unknown-kind
+            // retry): labelled, not dropped, and counted as deferred.
+            && sample(&text, r#"weir_jobs_total{queue="om",kind="no.such.kind",outcome="deferred"}"#) >= Some(1.0)
     })
     .await;
     let (status, text) = http_get(&addr, "/metrics").unwrap();
     assert!(done && status == 200, "{text}\n{}", w.report());
     assert_eq!(sample(&text, r#"weir_jobs_total{queue="om",kind="weir.noop",outcome="retry"}"#), Some(0.0), "{text}");
+    assert_eq!(sample(&text, r#"weir_jobs_total{queue="om",kind="no.such.kind",outcome="dead"}"#), Some(0.0), "{text}");
     assert_eq!(sample(&text, r#"weir_job_duration_seconds_count{queue="om",kind="weir.noop"}"#), Some(5.0), "{text}");
     assert!(sample(&text, r#"weir_job_wait_seconds_count{queue="om"}"#) >= Some(7.0), "{text}");
     assert_eq!(sample(&text, r#"weir_jobs_running{queue="om"}"#), Some(0.0), "{text}");

@@ -12,7 +12,7 @@ struct SendInvoice {
     id: u64,
 }
 
-fn redis_cli(script: &str) -> String {
+pub fn redis_cli(script: &str) -> String {
     let mut child = Command::new("redis-cli")
         .args(["-p", &util::redis().port().to_string()])
         .stdin(Stdio::piped())

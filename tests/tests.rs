@@ -22,6 +22,8 @@ mod job_control;
 mod limits;
 mod limits_fleet;
 mod observability;
+#[cfg(feature = "otel")]
+mod otel;
 mod protocol;
 mod sentinel;
 mod store_archive;

@@ -32,6 +32,11 @@ pub const MAX_RESULT_BYTES: usize = 64 * 1024;
 pub const MAX_KEEP_DONE: Duration = Duration::from_secs(30 * 86_400);
 /// Most characters of a progress message.
 pub const MAX_PROGRESS_MESSAGE: usize = 1024;
+/// Longest `traceparent` an enqueue takes (version 00 has 55 characters;
+/// later versions may append fields).
+pub const MAX_TRACEPARENT: usize = 256;
+/// Longest `tracestate` an enqueue takes (W3C: 32 entries of at most 256).
+pub const MAX_TRACESTATE: usize = 8192;
 /// Most distinct job kinds a worker labels in its metrics (`--metrics-max-kinds`).
 pub const MAX_METRICS_KINDS: usize = 10_000;
 
@@ -144,6 +149,12 @@ pub fn job(job: &crate::NewJob, now_ms: i64) -> Result<(), OverLimit> {
         crate::RunAt::Now => {}
         crate::RunAt::After(d) => _ = delay("delay", d)?,
         crate::RunAt::AtMs(at) => _ = run_at_ms("run_at", at, now_ms)?,
+    }
+    if let Some(tp) = &job.traceparent {
+        at_most("traceparent length", tp.len(), MAX_TRACEPARENT)?;
+    }
+    if let Some(ts) = &job.tracestate {
+        at_most("tracestate length", ts.len(), MAX_TRACESTATE)?;
     }
     Ok(())
 }

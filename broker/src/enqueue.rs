@@ -74,6 +74,11 @@ pub struct NewJob {
     pub unique: Option<Unique>,
     /// Limited with the other jobs of this key by the matching `weir limit set-key` rule.
     pub rate_key: Option<String>,
+    /// W3C `traceparent` written into the envelope (docs/PROTOCOL.md); set by
+    /// weir-client's producer span (feature `otel`) or passed through as is.
+    pub traceparent: Option<String>,
+    /// W3C `tracestate` that goes with `traceparent`.
+    pub tracestate: Option<String>,
 }
 
 impl NewJob {
@@ -124,6 +129,8 @@ impl NewJob {
             run_at: RunAt::Now,
             unique: None,
             rate_key: None,
+            traceparent: None,
+            tracestate: None,
         }
     }
 }
@@ -198,6 +205,8 @@ impl Broker {
             run_at: ready,
             unique_key: job.unique.map(|u| u.key),
             rate_key: job.rate_key,
+            traceparent: job.traceparent,
+            tracestate: job.tracestate,
         };
         Ok(Prepared {
             queue: job.queue,

@@ -49,6 +49,30 @@ pub struct Envelope {
     /// Jobs with the same rate key share its limit (see `weir limit set-key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_key: Option<String>,
+    /// W3C trace context of the enqueue (`traceparent`, `tracestate`), for
+    /// the worker's span to join the producer's trace (docs/OBSERVABILITY.md).
+    /// Data to every build: kept as written, never checked here; a value that
+    /// is not a string reads as absent, so a bad one never buries the job.
+    #[serde(default, deserialize_with = "lenient_string", skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// W3C `tracestate` that goes with `traceparent`, read the same way.
+    #[serde(default, deserialize_with = "lenient_string", skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
+}
+
+/// A string, or None for any other JSON value (the trace context fields are
+/// hints: a malformed one is ignored, never an error for the job).
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Loose {
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Loose::deserialize(d)? {
+        Loose::Text(s) => Some(s),
+        Loose::Other(_) => None,
+    })
 }
 
 /// The serde default of `max_attempts` wherever a job is read from JSON
@@ -120,6 +144,25 @@ mod tests {
 
     fn with_timeout(timeout_ms: &str) -> String {
         format!(r#"{{"id":"j1","queue":"q","kind":"k","payload":null,"timeout_ms":{timeout_ms}}}"#)
+    }
+
+    #[test]
+    fn trace_context_fields_are_kept_and_a_bad_one_reads_as_absent() {
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let raw =
+            format!(r#"{{"id":"j1","queue":"q","kind":"k","payload":null,"traceparent":"{tp}","tracestate":"a=1"}}"#);
+        let env = Envelope::parse(&raw).unwrap();
+        assert_eq!((env.traceparent.as_deref(), env.tracestate.as_deref()), (Some(tp), Some("a=1")));
+        assert!(env.to_json().contains(tp));
+        for bad in ["7", "null", "{\"x\":[1]}", "[\"00-\"]"] {
+            let raw = format!(
+                r#"{{"id":"j1","queue":"q","kind":"k","payload":null,"traceparent":{bad},"tracestate":{bad}}}"#
+            );
+            let env = Envelope::parse(&raw).unwrap();
+            assert_eq!((env.traceparent, env.tracestate), (None, None), "{bad}");
+        }
+        let plain = Envelope::parse(r#"{"id":"j1","queue":"q","kind":"k","payload":null}"#).unwrap();
+        assert!(!plain.to_json().contains("trace"), "absent fields are not written");
     }
 
     #[test]

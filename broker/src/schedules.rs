@@ -298,6 +298,8 @@ impl Broker {
             run_at: t,
             unique_key: None,
             rate_key: None,
+            traceparent: None,
+            tracestate: None,
         };
         let args = vec![
             self.clock_arg(),

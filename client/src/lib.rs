@@ -7,8 +7,11 @@
 //! - [`Job`]: a typed job and its defaults (`job.rs`).
 //! - [`Options`]: per-enqueue overrides (`options.rs`).
 //! - [`Client`]: connect, enqueue, and follow a job (status, wait) (this file).
+//! - [`trace`]: the producer span of an enqueue and the trace context it
+//!   writes into the envelope (feature `otel`; without it, nothing).
 mod job;
 mod options;
+pub mod trace;
 
 pub use job::Job;
 pub use options::Options;
@@ -63,6 +66,8 @@ impl Client {
             run_at: options.run_at,
             unique: options.unique,
             rate_key: options.rate_key,
+            traceparent: None,
+            tracestate: None,
         };
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, weir_broker::bounds::millis_i64);
         weir_broker::bounds::job(&job, now_ms)?;
@@ -77,7 +82,28 @@ impl Client {
     /// Enqueues a job with per-call overrides of its type's defaults
     /// (queue, delay, attempts, id, uniqueness: [`Options`]).
     pub async fn enqueue_with<J: Job>(&self, job: J, options: Options) -> Result<Enqueued> {
-        self.broker.enqueue(Self::prepare(&job, options)?).await
+        self.enqueue_prepared(Self::prepare(&job, options)?).await
+    }
+
+    /// Enqueues a job built by [`prepare`](Self::prepare) or by hand (as
+    /// `weir enqueue` does), with its producer span (feature `otel`).
+    pub async fn enqueue_prepared(&self, mut job: NewJob) -> Result<Enqueued> {
+        let span = trace::producer(&mut job);
+        let r = trace::instrument(&span, self.broker.enqueue(job)).await;
+        trace::sent(&span, r.as_ref());
+        r
+    }
+
+    /// Enqueues prepared jobs in one round trip (see
+    /// [`enqueue_many`](Self::enqueue_many)), each with its producer span.
+    pub async fn enqueue_many_prepared(&self, mut jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        let spans: Vec<trace::Producer> = jobs.iter_mut().map(trace::producer).collect();
+        let r = self.broker.enqueue_many(jobs).await;
+        match &r {
+            Ok(out) => spans.iter().zip(out).for_each(|(s, e)| trace::sent(s, Ok(e))),
+            Err(e) => spans.iter().for_each(|s| trace::sent(s, Err(e))),
+        }
+        r
     }
 
     /// Enqueues many jobs in one round trip. Nothing is enqueued if any job is
@@ -93,7 +119,7 @@ impl Client {
         jobs: impl IntoIterator<Item = (J, Options)>,
     ) -> Result<Vec<Enqueued>> {
         let prepared = jobs.into_iter().map(|(j, o)| Self::prepare(&j, o)).collect::<Result<Vec<_>>>()?;
-        self.broker.enqueue_many(prepared).await
+        self.enqueue_many_prepared(prepared).await
     }
 
     /// Adds a periodic job (docs/CRON.md): `job` enqueued into its type's

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use weir::QueueName;
 use weir::broker::job_line::{LineDefaults, parse_line};
-use weir::broker::{Broker, NewJob, bounds};
+use weir::broker::{NewJob, bounds};
 
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
@@ -75,8 +75,9 @@ pub async fn run(conn: &Conn, a: EnqueueArgs) -> anyhow::Result<ExitCode> {
     let payload = RawValue::from_string(json.to_string()).context("--json is not valid JSON")?;
     let job = a.defaults().job(a.queue.clone(), kind, payload);
     job.validate(&conn.broker_config())?;
-    let broker = conn.connect().await?;
-    let r = broker.enqueue(job).await?;
+    // Through the client, for its producer span (feature `otel`).
+    let client = weir::Client::from_broker(conn.connect().await?);
+    let r = client.enqueue_prepared(job).await?;
     println!("{}", r.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -98,12 +99,12 @@ async fn run_stdin(conn: &Conn, a: EnqueueArgs) -> anyhow::Result<ExitCode> {
     if jobs.is_empty() {
         bail!("no jobs on stdin");
     }
-    let broker: Broker = conn.connect().await?;
+    let client = weir::Client::from_broker(conn.connect().await?);
     let mut out = std::io::stdout().lock();
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {
         let batch: Vec<NewJob> = jobs.by_ref().take(STDIN_BATCH).collect();
-        for r in broker.enqueue_many(batch).await? {
+        for r in client.enqueue_many_prepared(batch).await? {
             use std::io::Write;
             writeln!(out, "{}", r.id)?;
         }

@@ -16,6 +16,8 @@ mod help_text;
 mod job;
 mod limit;
 mod migrate;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod pause;
 mod private_redis;
 mod relay;
@@ -207,7 +209,7 @@ pub enum LogFormat {
 
 /// Logs to stderr, filtered by `WEIR_LOG` (else `RUST_LOG`; default:
 /// `default`). A filter that does not parse is said once, not ignored.
-pub fn init_tracing(default: &str, format: LogFormat) {
+pub fn init_tracing(default: &str, format: LogFormat) -> Traces {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::prelude::*;
     let var = ["WEIR_LOG", "RUST_LOG"].into_iter().find_map(|v| Some((v, std::env::var(v).ok()?)));
@@ -223,7 +225,37 @@ pub fn init_tracing(default: &str, format: LogFormat) {
         LogFormat::Text => fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).boxed(),
         LogFormat::Json => fmt.json().flatten_event(true).with_current_span(true).with_span_list(false).boxed(),
     };
-    let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
+    #[cfg(feature = "otel")]
+    {
+        // Spans go to the exporter when the environment names one; they
+        // follow WEIR_LOG like the log lines (the job span is at info).
+        let traces = otel::Traces::from_env();
+        let otel = traces.as_ref().map(|t| t.layer());
+        let _ = tracing_subscriber::registry().with(filter).with(layer).with(otel).try_init();
+        traces
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
+        None
+    }
+}
+
+/// What [`init_tracing`] set up to flush before exit: the trace exporter
+/// (feature `otel`), if any.
+#[cfg(feature = "otel")]
+pub type Traces = Option<otel::Traces>;
+#[cfg(not(feature = "otel"))]
+pub type Traces = Option<std::convert::Infallible>;
+
+/// Exports the spans still buffered (feature `otel`); nothing otherwise.
+pub async fn flush_traces(traces: Traces) {
+    if let Some(t) = traces {
+        #[cfg(feature = "otel")]
+        t.shutdown().await;
+        #[cfg(not(feature = "otel"))]
+        match t {}
+    }
 }
 
 /// Parses a non-negative duration flag such as `30s`; a leading `-` is the

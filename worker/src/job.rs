@@ -32,8 +32,14 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
     let Reserved { lease, envelope } = job;
     // At the default level, so every line logged while the job runs (the
     // handler's own included) names it.
+    // With traces on (feature `otel` and an OpenTelemetry layer), the same
+    // span is the attempt's consumer span (`trace`): `otel.*` stay empty, and
+    // out of the log lines, otherwise.
     let span = tracing::info_span!("job", id = %lease.id, kind = %envelope.kind,
-        queue = %lease.queue, attempt = lease.attempt);
+        queue = %lease.queue, attempt = lease.attempt,
+        otel.name = tracing::field::Empty, otel.kind = tracing::field::Empty);
+    let traced = crate::trace::consumer(&span, &envelope, &lease);
+    let job_span = span.clone();
     async move {
         shared.running.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
@@ -111,7 +117,13 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
         let elapsed = started.elapsed();
         // Each arm records what weir_jobs_total counts (nothing when the
         // lease was lost, or Redis did not take the outcome and the job runs again).
-        let record = |outcome: Option<JobOutcome>, lost: bool| {
+        let record = |outcome: Option<JobOutcome>, lost: bool, error: Option<&str>| {
+            let label = match outcome {
+                Some(o) => o.label(),
+                None if lost => "lost",
+                None => "unrecorded",
+            };
+            crate::trace::finished(&job_span, traced, label, error);
             if let Some(m) = metrics {
                 m.ended(&lease.queue);
                 if let (Some(o), Some(s)) = (outcome, &series) {
@@ -126,18 +138,19 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
             Outcome::Done(result) => {
                 shared.leases.remove(&lease);
                 tracing::debug!(ms = elapsed.as_millis() as u64, "job done");
-                record(Some(JobOutcome::Ok), false);
+                record(Some(JobOutcome::Ok), false, None);
                 shared.acker.ack(Done { lease, run_time: elapsed, result });
                 true
             }
             Outcome::Failed(JobError::RateLimited { message, after, hold }) => {
                 shared.leases.remove(&lease);
                 let snoozed = snooze(&shared, &lease, &message, after, hold).await;
-                record((snoozed == Some(true)).then_some(JobOutcome::Snoozed), snoozed == Some(false));
+                record((snoozed == Some(true)).then_some(JobOutcome::Snoozed), snoozed == Some(false), None);
                 false
             }
             Outcome::Failed(e) => {
                 shared.leases.remove(&lease);
+                let error = traced.then(|| e.to_string());
                 let failed = fail(&shared, &lease, e, &backoff, max_attempts).await;
                 let counted = match failed {
                     Some(FailOutcome::Lost) | None => None,
@@ -145,22 +158,22 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                     Some(FailOutcome::Dead) => Some(JobOutcome::Dead),
                     Some(_) => Some(JobOutcome::Retry),
                 };
-                record(counted, matches!(failed, Some(FailOutcome::Lost)));
+                record(counted, matches!(failed, Some(FailOutcome::Lost)), error.as_deref());
                 true
             }
             Outcome::UnknownKind(after) => {
                 shared.leases.remove(&lease);
                 let put_back = crate::unknown::put_back(&shared, &lease, &kind, after).await;
-                record((put_back == Some(true)).then_some(JobOutcome::Deferred), put_back == Some(false));
+                record((put_back == Some(true)).then_some(JobOutcome::Deferred), put_back == Some(false), None);
                 false
             }
             Outcome::Released => {
-                record(Some(JobOutcome::Released), false);
+                record(Some(JobOutcome::Released), false, None);
                 false
             }
             Outcome::Lost => {
                 shared.leases.remove(&lease);
-                record(None, true);
+                record(None, true, None);
                 false
             }
         };

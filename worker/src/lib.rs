@@ -39,6 +39,7 @@
 //! - [`exec`]: `--exec` child processes; `builtin`: the `weir.*` kinds.
 //! - [`metrics`]: the Prometheus series (`--metrics-addr`); `endpoint`: the
 //!   HTTP server for them and the health probes.
+//! - `trace`: each attempt's consumer span (feature `otel`).
 //! - `memory`: resident memory for `--memory`; [`signal`]: SIGTERM/SIGINT.
 //! - [`testing`]: run a handler on one job in an app's own unit tests, no Redis.
 mod acker;
@@ -64,6 +65,7 @@ pub mod retry;
 pub mod scheduler;
 pub mod signal;
 pub mod testing;
+mod trace;
 pub mod unknown;
 pub mod worker;
 

@@ -72,6 +72,8 @@ fn envelope_of<J: Job>(job: &J) -> Result<Envelope, JobError> {
         run_at: 0,
         unique_key: None,
         rate_key: None,
+        traceparent: None,
+        tracestate: None,
     };
     Envelope::parse(&envelope.to_json()).map_err(fatal)
 }

@@ -1,0 +1,143 @@
+//! Traces (feature `otel`; docs/OBSERVABILITY.md "Traces"): the producer span
+//! of an enqueue and the W3C trace context (`traceparent`, `tracestate`) it
+//! writes into the envelope, and [`extract`], which the worker uses to read
+//! it back. Spans are `tracing` spans: they reach OpenTelemetry through the
+//! app's `tracing-opentelemetry` layer. Without that layer (or without the
+//! feature) nothing is recorded and the job's trace fields pass through as
+//! the caller set them.
+/// The producer span of one job, if traces are on (a unit without the feature).
+#[cfg(feature = "otel")]
+pub(crate) type Producer = Option<tracing::Span>;
+#[cfg(not(feature = "otel"))]
+pub(crate) type Producer = off::NoSpan;
+
+#[cfg(not(feature = "otel"))]
+pub(crate) use off::{instrument, producer, sent};
+
+#[cfg(not(feature = "otel"))]
+mod off {
+    use crate::{Enqueued, Error};
+    use weir_broker::NewJob;
+
+    /// No span: traces are not built in.
+    #[derive(Debug)]
+    pub(crate) struct NoSpan;
+
+    pub(crate) fn producer(_job: &mut NewJob) -> NoSpan {
+        NoSpan
+    }
+
+    pub(crate) async fn instrument<T>(_span: &NoSpan, f: impl std::future::Future<Output = T>) -> T {
+        f.await
+    }
+
+    pub(crate) fn sent(_span: &NoSpan, _result: Result<&Enqueued, &Error>) {}
+}
+
+#[cfg(feature = "otel")]
+pub use on::extract;
+#[cfg(feature = "otel")]
+pub(crate) use on::{instrument, producer, sent};
+
+#[cfg(feature = "otel")]
+mod on {
+    use super::Producer;
+    use crate::{Enqueued, Error};
+    use opentelemetry::Context;
+    use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+    use opentelemetry::trace::Status;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use tracing::Instrument;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    use weir_broker::NewJob;
+
+    struct Fields<'a> {
+        traceparent: Option<&'a str>,
+        tracestate: Option<&'a str>,
+    }
+
+    impl Extractor for Fields<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            match key {
+                "traceparent" => self.traceparent,
+                "tracestate" => self.tracestate,
+                _ => None,
+            }
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            vec!["traceparent", "tracestate"]
+        }
+    }
+
+    struct Into<'a>(&'a mut NewJob);
+
+    impl Injector for Into<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            match key {
+                "traceparent" => self.0.traceparent = Some(value),
+                "tracestate" => self.0.tracestate = Some(value).filter(|v| !v.is_empty()),
+                _ => {}
+            }
+        }
+    }
+
+    /// The remote parent that an envelope's trace fields name: an empty
+    /// context (the span that takes it is a new root) when they are absent
+    /// or malformed. Never an error: a bad `traceparent` is ignored.
+    pub fn extract(traceparent: Option<&str>, tracestate: Option<&str>) -> Context {
+        if traceparent.is_none() {
+            return Context::new();
+        }
+        TraceContextPropagator::new().extract_with_context(&Context::new(), &Fields { traceparent, tracestate })
+    }
+
+    /// Opens the producer span of `job` and writes its trace context into the
+    /// job. Its parent is the trace context the job already carries, else the
+    /// caller's current span. None (and the job untouched) when no
+    /// OpenTelemetry layer is installed or the span is filtered out: the
+    /// check costs one span creation.
+    pub(crate) fn producer(job: &mut NewJob) -> Producer {
+        let span =
+            tracing::info_span!("enqueue", otel.name = tracing::field::Empty, otel.kind = tracing::field::Empty,);
+        let parent = match job.traceparent.as_deref() {
+            Some(tp) => extract(Some(tp), job.tracestate.as_deref()),
+            None => {
+                let current = tracing::Span::current();
+                if current.is_none() { Context::current() } else { current.context() }
+            }
+        };
+        span.set_parent(parent).ok()?;
+        span.record("otel.name", format!("send {}", job.queue).as_str());
+        span.record("otel.kind", "producer");
+        span.set_attribute("messaging.system", "weir");
+        span.set_attribute("messaging.destination.name", job.queue.to_string());
+        span.set_attribute("messaging.operation.type", "send");
+        span.set_attribute("messaging.operation.name", "send");
+        span.set_attribute("weir.job.kind", job.kind.clone());
+        let cx = span.context();
+        job.traceparent = None;
+        job.tracestate = None;
+        TraceContextPropagator::new().inject_context(&cx, &mut Into(job));
+        Some(span)
+    }
+
+    pub(crate) async fn instrument<T>(span: &Producer, f: impl std::future::Future<Output = T>) -> T {
+        match span {
+            Some(span) => f.instrument(span.clone()).await,
+            None => f.await,
+        }
+    }
+
+    /// Records what the enqueue returned on its producer span.
+    pub(crate) fn sent(span: &Producer, result: Result<&Enqueued, &Error>) {
+        let Some(span) = span else { return };
+        match result {
+            Ok(e) => {
+                span.set_attribute("messaging.message.id", e.id.clone());
+                span.set_attribute("weir.job.created", e.created);
+            }
+            Err(e) => span.set_status(Status::error(e.to_string())),
+        }
+    }
+}
