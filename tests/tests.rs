@@ -17,6 +17,7 @@ mod cron;
 mod dead;
 mod demo;
 mod docs_architecture;
+mod examples;
 mod faults;
 mod job_control;
 mod limits;
