@@ -403,6 +403,18 @@ async fn the_archive_retries_or_deletes_all_matching_after_showing_the_count(db:
     let page = web.get("/dead/archive?queue=arch", &h);
     assert!(page.body.contains("action=\"/dead/archive/all\"") && page.body.contains("Delete all matching"), "{}", page.body);
 
+    // The filter: error text (case ignored, any attempt) and time.
+    let by_error = web.get("/dead/archive?queue=arch&error=BOOM%201", &h);
+    assert!(sends.iter().all(|id| by_error.body.contains(id.as_str())), "{}", by_error.body);
+    for path in ["/dead/archive?error=no%25such", "/dead/archive?older=1d", "/dead/archive?newer=1h&error=_x"] {
+        let r = web.get(path, &h);
+        assert!(r.body.contains("No archived jobs match.") && !r.body.contains(&elsewhere), "{path}: {}", r.body);
+    }
+    assert!(web.get("/dead/archive?newer=1h", &h).body.contains(&elsewhere));
+    assert_eq!(web.get("/dead/archive?older=soon", &h).status, 400);
+    let none = web.post("/dead/archive/all", &h, &format!("csrf={token}&do=delete&older=1d"));
+    assert!(none.body.contains("<strong>0</strong> of 5 archived jobs match"), "{}", none.body);
+
     // Retry: the count first, nothing enqueued until confirmed.
     let ask = web.post("/dead/archive/all", &h, &format!("csrf={token}&do=retry&queue=arch&kind=send"));
     assert_eq!(ask.status, 200, "{}", ask.body);
@@ -435,6 +447,16 @@ async fn the_archive_retries_or_deletes_all_matching_after_showing_the_count(db:
     }
     assert_eq!(db.store.dead_count().await.unwrap(), 1);
 
+    // A selection: what is there is done, the rest reported.
+    let r = web.post("/dead/archive/retry", &h, &format!("csrf={token}&ids={elsewhere}&ids=01NOSUCH"));
+    let back = web.get(r.header("location").unwrap(), &h);
+    assert!(back.body.contains("enqueued 1 of 2 selected archived jobs again; 1 no longer archived"), "{}", back.body);
+    assert_eq!(b.job(&q("other"), &elsewhere).await.unwrap().unwrap().state, Some(JobState::Pending));
+    let r = web.post("/dead/archive/delete", &h, &format!("csrf={token}&ids={elsewhere}&ids=01NOSUCH"));
+    assert!(web.get(r.header("location").unwrap(), &h).body.contains("deleted 1 of 2 selected archived jobs"));
+    assert_eq!(db.store.dead_count().await.unwrap(), 0);
+    assert_eq!(web.post("/dead/archive/delete", &h, &format!("csrf={token}")).status, 400);
+
     // Batches: 1,100 records go in three steps, each reported.
     let records: Vec<_> = (0..1_100).map(|i| crate::store_archive::record(&format!("bulk{i:05}"), 1_000 + i)).collect();
     db.store.archive(&records).await.unwrap();
@@ -443,7 +465,7 @@ async fn the_archive_retries_or_deletes_all_matching_after_showing_the_count(db:
     let mut steps = Vec::new();
     assert_eq!(db.store.delete_dead_matching(&f, |n| steps.push(n)).await.unwrap(), 1_100);
     assert_eq!(steps, [500, 1_000, 1_100]);
-    assert_eq!(db.store.dead_count().await.unwrap(), 1);
+    assert_eq!(db.store.dead_count().await.unwrap(), 0);
 }
 }
 

@@ -96,6 +96,7 @@ pub async fn run(conn: &Conn, a: FailedArgs) -> anyhow::Result<ExitCode> {
                 kind: l.kind,
                 since_ms: l.since.map(|d| bounds::ms_before(now, d)),
                 limit: l.limit,
+                ..DeadFilter::default()
             };
             let jobs = store.dead_jobs(&filter).await?;
             if l.json {

@@ -136,13 +136,17 @@ pub struct DeadFilter {
     pub kind: Option<String>,
     /// Only jobs that died at or after this time (ms since the epoch).
     pub since_ms: Option<i64>,
+    /// Only jobs that died before this time (ms since the epoch).
+    pub until_ms: Option<i64>,
+    /// Only jobs with this text in the error of any attempt (case ignored).
+    pub error: Option<String>,
     /// Most jobs listed, newest first.
     pub limit: u32,
 }
 
 impl Default for DeadFilter {
     fn default() -> Self {
-        DeadFilter { queue: None, kind: None, since_ms: None, limit: 100 }
+        DeadFilter { queue: None, kind: None, since_ms: None, until_ms: None, error: None, limit: 100 }
     }
 }
 
@@ -201,7 +205,32 @@ macro_rules! push_filter {
         if let Some(since) = $f.since_ms {
             $q.push(" AND died_at >= ").push_bind(since);
         }
+        if let Some(until) = $f.until_ms {
+            $q.push(" AND died_at < ").push_bind(until);
+        }
+        if let Some(text) = &$f.error {
+            $q.push(
+                " AND EXISTS (SELECT 1 FROM weir_dead_job_errors e WHERE e.job_id = weir_dead_jobs.id \
+                 AND LOWER(e.error) LIKE LOWER(",
+            )
+            .push_bind(like_pattern(text))
+            .push(") ESCAPE '\\')");
+        }
     }};
+}
+
+/// `%text%` for LIKE, with LIKE's own characters escaped (by `\`).
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 const DELETE_ERRORS: &str = "DELETE FROM weir_dead_job_errors WHERE job_id = $1";

@@ -308,47 +308,34 @@ async fn run_matching(
     if retry { b.retry_dead_matching(&q, &f, report).await } else { b.delete_dead_matching(&q, &f, report).await }
 }
 
-/// The SQL archive's filter: queue, kind, died within.
-#[derive(Debug, Deserialize, Default)]
-pub struct ArchiveParams {
-    queue: Option<String>,
-    kind: Option<String>,
-    newer: Option<String>,
-    msg: Option<String>,
-}
-
 fn store(app: &crate::App) -> Result<&weir_store::Store> {
     app.config.store.as_ref().ok_or_else(|| {
         WebError::NotFound("no store is configured: start weir web with --database-url for the SQL archive".into())
     })
 }
 
-fn archive_filter(
-    queue: Option<String>,
-    kind: Option<String>,
-    newer: Option<String>,
-    now: i64,
-    limit: u32,
-) -> Result<weir_store::DeadFilter> {
-    let since_ms = text(&newer)
-        .map(|d| {
-            weir_broker::parse_duration(&d)
-                .map(|d| weir_broker::bounds::ms_before(now, d))
-                .map_err(|e| WebError::BadRequest(format!("died within: {e}")))
-        })
-        .transpose()?;
-    Ok(weir_store::DeadFilter { queue: text(&queue), kind: text(&kind), since_ms, limit })
+/// The archive's filter from the dead-jobs page's fields (the queue as typed).
+fn archive_filter(p: &Params, now: i64, limit: u32) -> Result<weir_store::DeadFilter> {
+    let f = p.filter(now)?;
+    Ok(weir_store::DeadFilter {
+        queue: text(&p.queue),
+        kind: f.kind,
+        since_ms: f.since_ms,
+        until_ms: f.until_ms,
+        error: f.error,
+        limit,
+    })
 }
 
 /// The archive: newest deaths first, 50 at most (narrow with the filter).
 pub async fn archive(
     S(app): S<State>,
     Extension(ctx): Extension<Ctx>,
-    Query(p): Query<ArchiveParams>,
+    Query(p): Query<Params>,
 ) -> Result<Html<String>> {
     let st = store(&app)?;
     let now = app.broker.redis_time_ms().await?;
-    let f = archive_filter(p.queue.clone(), p.kind.clone(), p.newer.clone(), now, PAGE as u32)?;
+    let f = archive_filter(&p, now, PAGE as u32)?;
     let (jobs, total) = (st.dead_jobs(&f).await?, st.dead_count().await?);
     let body = html! {
         h1 { "Dead jobs: the SQL archive" }
@@ -357,47 +344,50 @@ pub async fn archive(
         form.filter method="get" action=(ctx.url("/dead/archive")) {
             label { "Queue " input type="text" name="queue" value=[text(&p.queue)] maxlength="128"; }
             label { "Kind " input type="text" name="kind" value=[text(&p.kind)] maxlength="128"; }
+            label { "Error text " input type="text" name="error" value=[text(&p.error)] maxlength="200"; }
             label { "Died within " input type="text" name="newer" value=[text(&p.newer)] placeholder="1d" size="5"; }
+            label { "Died over " input type="text" name="older" value=[text(&p.older)] placeholder="7d" size="5"; " ago" }
             button type="submit" { "Filter" }
         }
         @if !ctx.read_only {
             form.inline method="post" action=(ctx.url("/dead/archive/all")) {
                 input type="hidden" name="csrf" value=(ctx.csrf);
-                @for (k, v) in archive_pairs(&p.queue, &p.kind, &p.newer) { input type="hidden" name=(k) value=(v); }
+                @for (k, v) in p.pairs() { input type="hidden" name=(k) value=(v); }
                 button.primary type="submit" name="do" value="retry" { "Retry all matching…" }
                 " "
                 button.danger type="submit" name="do" value="delete" { "Delete all matching…" }
             }
         }
-        div.scroll { table {
-            thead { tr { th { "Id" } th { "Queue" } th { "Kind" } th.n { "Attempts" } th { "Died at" } th { "Retried" } th { "Last error" } th {} } }
-            tbody {
-                @for j in &jobs {
-                    tr {
-                        td.mono { (j.id) } td { (j.queue) } td { (j.kind) } td.n { (j.attempts) }
-                        td { (time(j.died_at)) }
-                        td { @match j.retried_at { Some(t) => { (time(t)) " (" (j.retry_count) ")" }, None => "–" } }
-                        td.error { @if let Some(e) = &j.last_error { (truncate(e, 160)) } }
-                        td {
-                            (layout::action(&ctx, "/dead/archive/retry", "Retry", "primary", None, &[("id", &j.id)]))
-                            (layout::action(&ctx, "/dead/archive/delete", "Delete", "danger", Some("Delete this archived job?"), &[("id", &j.id)]))
+        form #archive-selection method="post" action=(ctx.url("/dead/archive/retry")) {
+            input type="hidden" name="csrf" value=(ctx.csrf);
+            div.scroll { table {
+                thead { tr {
+                    @if !ctx.read_only { th { input type="checkbox" data-select-all="ids" aria-label="select all"; } }
+                    th { "Id" } th { "Queue" } th { "Kind" } th.n { "Attempts" } th { "Died at" } th { "Retried" } th { "Last error" }
+                } }
+                tbody {
+                    @for j in &jobs {
+                        tr {
+                            @if !ctx.read_only { td { input type="checkbox" name="ids" value=(j.id) aria-label="select"; } }
+                            td.mono { (j.id) } td { (j.queue) } td { (j.kind) } td.n { (j.attempts) }
+                            td { (time(j.died_at)) }
+                            td { @match j.retried_at { Some(t) => { (time(t)) " (" (j.retry_count) ")" }, None => "–" } }
+                            td.error { @if let Some(e) = &j.last_error { (truncate(e, 160)) } }
                         }
                     }
+                    @if jobs.is_empty() { tr { td colspan="8" { "No archived jobs match." } } }
                 }
-                @if jobs.is_empty() { tr { td colspan="8" { "No archived jobs match." } } }
+            } }
+            @if !ctx.read_only && !jobs.is_empty() {
+                div.actions {
+                    button.primary type="submit" formaction=(ctx.url("/dead/archive/retry")) { "Retry selected" }
+                    button.danger type="submit" formaction=(ctx.url("/dead/archive/delete")) data-confirm="Delete the selected archived jobs?" { "Delete selected" }
+                }
             }
-        } }
+        }
         p.hint { "The newest " (PAGE) " matches; narrow the filter to find older ones." }
     };
     Ok(layout::page(&ctx, "Dead jobs: archive", "/dead", body))
-}
-
-/// The archive filter's fields that are set, as hidden fields and as a query.
-fn archive_pairs(queue: &Option<String>, kind: &Option<String>, newer: &Option<String>) -> Vec<(&'static str, String)> {
-    [("queue", queue), ("kind", kind), ("newer", newer)]
-        .into_iter()
-        .filter_map(|(k, v)| text(v).map(|v| (k, v)))
-        .collect()
 }
 
 /// POST `/dead/archive/all`: retry or delete every archived job that
@@ -406,18 +396,10 @@ fn archive_pairs(queue: &Option<String>, kind: &Option<String>, newer: &Option<S
 pub async fn archive_all(S(app): S<State>, Extension(ctx): Extension<Ctx>, form: Form) -> Result<Response> {
     let st = store(&app)?;
     let retry = verb(form.get("do").unwrap_or("retry"))?;
-    let g = |k: &str| form.get(k).map(str::to_string);
-    let (queue, kind, newer) = (g("queue"), g("kind"), g("newer"));
-    let pairs = archive_pairs(&queue, &kind, &newer);
-    let f = archive_filter(queue, kind, newer, app.broker.redis_time_ms().await?, PAGE as u32)?;
-    let query = {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &pairs {
-            q.append_pair(k, v);
-        }
-        q.finish()
-    };
-    let back = format!("/dead/archive?{query}");
+    let p = Params::from_form(&form);
+    let pairs = p.pairs();
+    let f = archive_filter(&p, app.broker.redis_time_ms().await?, PAGE as u32)?;
+    let back = format!("/dead/archive?{}", p.query());
     if form.get("confirm") != Some("yes") {
         let what = if retry { "Retry" } else { "Delete" };
         let counted = tokio::time::timeout(COUNT_TIME, st.dead_count_matching(&f, retry)).await;
@@ -471,27 +453,64 @@ pub async fn archive_all(S(app): S<State>, Extension(ctx): Extension<Ctx>, form:
     Ok(done(&ctx, &back, &msg))
 }
 
-/// POST `/dead/archive/retry`: enqueues one archived job again.
+/// The archived jobs a form names (`ids`, ticked, or one `id`): at least
+/// one, at most [`weir_store::BULK_BATCH`] at once.
+fn archive_ids(form: &Form) -> Result<Vec<String>> {
+    let ids: Vec<String> =
+        form.all("ids").chain(form.all("id")).map(str::trim).filter(|i| !i.is_empty()).map(str::to_string).collect();
+    if ids.is_empty() {
+        return Err(WebError::BadRequest("no archived jobs selected".into()));
+    }
+    if ids.len() > weir_store::BULK_BATCH {
+        return Err(WebError::BadRequest(format!(
+            "at most {} archived jobs at once: use \"all matching\" for more",
+            weir_store::BULK_BATCH
+        )));
+    }
+    Ok(ids)
+}
+
+/// POST `/dead/archive/retry`: enqueues the selected archived jobs again
+/// (an unknown single id is a 404).
 pub async fn archive_retry(S(app): S<State>, Extension(ctx): Extension<Ctx>, form: Form) -> Result<Response> {
     let st = store(&app)?;
-    let id = form.get("id").ok_or_else(|| WebError::BadRequest("which job? (no id)".into()))?;
-    let msg = match st.retry_dead(&app.broker, id).await {
-        Ok(weir_store::RetryOutcome::Enqueued) => format!("enqueued {id} again"),
-        Ok(weir_store::RetryOutcome::AlreadyQueued { holder }) => {
-            format!("{id} was not enqueued: {holder} is still in Redis")
+    let ids = archive_ids(&form)?;
+    let (mut enqueued, mut held, mut missing) = (0, Vec::new(), 0);
+    for id in &ids {
+        match st.retry_dead(&app.broker, id).await {
+            Ok(weir_store::RetryOutcome::Enqueued) => enqueued += 1,
+            Ok(weir_store::RetryOutcome::AlreadyQueued { holder }) => {
+                held.push(format!("{id} ({holder} is still in Redis)"))
+            }
+            Err(weir_store::Error::NotFound(_)) if ids.len() == 1 => {
+                return Err(WebError::NotFound(format!("no archived job {id:?}")));
+            }
+            Err(weir_store::Error::NotFound(_)) => missing += 1,
+            Err(e) => return Err(e.into()),
         }
-        Err(weir_store::Error::NotFound(_)) => return Err(WebError::NotFound(format!("no archived job {id:?}"))),
-        Err(e) => return Err(e.into()),
-    };
+    }
+    let mut msg = format!("enqueued {enqueued} of {} selected archived jobs again", ids.len());
+    if !held.is_empty() {
+        msg.push_str(&format!("; not enqueued: {}", held.join(", ")));
+    }
+    if missing > 0 {
+        msg.push_str(&format!("; {missing} no longer archived"));
+    }
     Ok(done(&ctx, "/dead/archive", &msg))
 }
 
-/// POST `/dead/archive/delete`: deletes the selected jobs from the archive.
+/// POST `/dead/archive/delete`: deletes the selected jobs from the archive
+/// (an unknown single id is a 404).
 pub async fn archive_delete(S(app): S<State>, Extension(ctx): Extension<Ctx>, form: Form) -> Result<Response> {
     let st = store(&app)?;
-    let id = form.get("id").ok_or_else(|| WebError::BadRequest("which job? (no id)".into()))?;
-    if !st.delete_dead(id).await? {
-        return Err(WebError::NotFound(format!("no archived job {id:?}")));
+    let ids = archive_ids(&form)?;
+    let mut deleted = 0;
+    for id in &ids {
+        if st.delete_dead(id).await? {
+            deleted += 1;
+        } else if ids.len() == 1 {
+            return Err(WebError::NotFound(format!("no archived job {id:?}")));
+        }
     }
-    Ok(done(&ctx, "/dead/archive", &format!("deleted archived job {id}")))
+    Ok(done(&ctx, "/dead/archive", &format!("deleted {deleted} of {} selected archived jobs", ids.len())))
 }
