@@ -100,25 +100,22 @@ async fn enqueue_and_work_enqueues_then_works_its_job() {
     assert!(done(&broker, id).await, "job {id} is not done:\n{out}");
 }
 
+/// The example's job type, as an app that enqueues for it declares it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ResizeImage {
+    ms: u64,
+}
+
+impl weir::Job for ResizeImage {
+    const KIND: &'static str = "resize_image";
+}
+
 #[tokio::test]
 async fn worker_with_signals_finishes_its_running_job_on_sigterm() {
     let exe = example("worker_with_signals", &["examples/worker_with_signals.rs"]);
     let server = RedisServer::start();
     let client = weir::Client::connect(&server.url()).await.unwrap();
-    let job = weir::broker::NewJob {
-        id: None,
-        queue: weir::QueueName::new("default").unwrap(),
-        kind: "resize_image".into(),
-        codec: weir::Codec::Json,
-        payload: serde_json::value::RawValue::from_string(r#"{"ms":1500}"#.into()).unwrap(),
-        max_attempts: 3,
-        backoff: None,
-        timeout: None,
-        run_at: weir::broker::RunAt::Now,
-        unique: None,
-        rate_key: None,
-    };
-    let id = client.broker().enqueue(job).await.unwrap().id;
+    let id = client.enqueue(ResizeImage { ms: 1500 }).await.unwrap().id;
     let mut cmd = Command::new(exe);
     cmd.env("WEIR_REDIS_URL", server.url());
     let mut w = WorkerProc::spawn(cmd, &[]);
