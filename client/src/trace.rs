@@ -1,6 +1,6 @@
 //! Traces (feature `otel`; docs/OBSERVABILITY.md "Traces"): the producer span
 //! of an enqueue and the W3C trace context (`traceparent`, `tracestate`) it
-//! writes into the envelope, and [`extract`], which the worker uses to read
+//! writes into the envelope, and `extract` (with the feature), which the worker uses to read
 //! it back. Spans are `tracing` spans: they reach OpenTelemetry through the
 //! app's `tracing-opentelemetry` layer. Without that layer (or without the
 //! feature) nothing is recorded and the job's trace fields pass through as
