@@ -304,8 +304,20 @@ async fn scale_cmd_gets_the_desired_count_instead_of_spawning() {
 async fn workers_it_starts_inherit_its_redis_settings() {
     let prefix = util::prefix("autoscale-env");
     let b = util::broker_with(util::config(&prefix)).await;
-    let args =
-        ["--dead-max-len", "7", "--dead-max-age", "2h", "autoscale", "--once", "--queues", "default", "--min", "1"];
+    let args = [
+        "--dead-max-len",
+        "7",
+        "--dead-max-age",
+        "2h",
+        "--keep-done-max",
+        "9",
+        "autoscale",
+        "--once",
+        "--queues",
+        "default",
+        "--min",
+        "1",
+    ];
     util::run_ok(util::weir(&prefix).args(args));
     wait_for(Duration::from_secs(10), "the worker to register", async || live_workers(&b).await == 1).await;
     let worker = b.workers(Duration::from_secs(15)).await.unwrap().pop().unwrap();
@@ -314,6 +326,7 @@ async fn workers_it_starts_inherit_its_redis_settings() {
     let vars: Vec<&str> = environ.split('\0').collect();
     assert!(vars.contains(&"WEIR_DEAD_MAX_LEN=7"), "{vars:?}");
     assert!(vars.contains(&"WEIR_DEAD_MAX_AGE=7200000ms"), "{vars:?}");
+    assert!(vars.contains(&"WEIR_KEEP_DONE_MAX=9"), "{vars:?}");
     assert!(b.request_drain(&worker.id).await.unwrap());
     let proc_dir = format!("/proc/{}", worker.pid);
     wait_for(Duration::from_secs(20), "the worker to drain and exit", async || {

@@ -136,6 +136,37 @@ async fn done_records_expire_after_the_retention_and_zero_keeps_nothing() {
     assert_eq!(exists, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn done_records_are_bounded_in_number_newest_kept() {
+    // Within the retention, at most keep_done_max_len records per queue: the
+    // oldest go as soon as an ack passes the bound.
+    let config = BrokerConfig { keep_done_max_len: 5, ..util::config(&util::prefix("keep-max")) };
+    config.clock.freeze();
+    let b = util::broker_with(config.clone()).await;
+    let k = b.keys(&q("m"));
+    let ids: Vec<String> = b
+        .enqueue_many((0..12).map(|i| job("m", "weir.noop", &i.to_string())))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let mut sel = Selector::strict([q("m")]).unwrap();
+    // Acked in three calls, one millisecond apart, so their done-at order is known.
+    for chunk in [4, 4, 4] {
+        let r = b.reserve(&mut sel, chunk, Duration::from_secs(30)).await.unwrap();
+        let done: Vec<_> = r.into_iter().map(|r| (r.lease, Duration::ZERO)).collect();
+        assert!(b.ack(&done).await.unwrap().iter().all(|&a| a));
+        config.clock.advance(Duration::from_millis(1));
+    }
+    let count = |key: &str| cmd("ZCARD").arg(key).to_owned();
+    assert_eq!(b.query::<u64>(&count(&k.done)).await.unwrap(), 5);
+    assert_eq!(b.query::<u64>(&cmd("HLEN").arg(&k.results).to_owned()).await.unwrap(), 5);
+    assert_eq!(b.status(&ids[11]).await.unwrap().state, Some(JobState::Done), "the newest is kept");
+    assert_eq!(b.status(&ids[0]).await.unwrap().state, None, "the oldest went past the bound");
+    assert_eq!(b.stats(&q("m")).await.unwrap().processed, 12, "the bound drops records, not counts");
+}
+
 #[test]
 fn exec_result_keeps_stdout_and_keep_done_is_range_checked() {
     let prefix = util::prefix("exec-result");

@@ -69,6 +69,10 @@ pub struct BrokerConfig {
     /// progress) stays readable (`weir job`, `Client::status`); zero keeps
     /// nothing, and ack then writes nothing but the deletion. Default 24 hours.
     pub keep_done: Duration,
+    /// Done records kept per queue, newest first, within `keep_done` (0: no
+    /// bound but the retention). Default 100,000: a busy queue's records
+    /// stay a few tens of MB of Redis memory, whatever its rate.
+    pub keep_done_max_len: u64,
     /// Time to wait for the first connection. Default 5 s.
     pub connect_timeout: Duration,
     /// Time to wait for any non-blocking command. Default 30 s.
@@ -94,6 +98,7 @@ impl Default for BrokerConfig {
             dead_max_age: Duration::from_secs(30 * 86_400),
             unique_ttl: Duration::from_secs(86_400),
             keep_done: Duration::from_secs(86_400),
+            keep_done_max_len: 100_000,
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(30),
             durable_acks: 0,

@@ -109,7 +109,7 @@ impl Broker {
         let leases: Vec<Lease> = done.iter().map(|d| d.lease.clone()).collect();
         let head = |idx: &[usize]| {
             let total = idx.iter().map(|&i| ms(done[i].run_time)).fold(0i64, i64::saturating_add);
-            vec![Arg::from(total), self.clock_arg(), Arg::from(keep)]
+            vec![Arg::from(total), self.clock_arg(), Arg::from(keep), Arg::from(self.config().keep_done_max_len)]
         };
         let result = |i: usize| {
             let r = if keep > 0 { done[i].result.as_deref().map(|r| r.get()).unwrap_or("") } else { "" };

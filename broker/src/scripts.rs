@@ -94,7 +94,7 @@ impl Scripts {
             ack: Op::new(
                 "ack",
                 &[Active, Jobs, Unique, Stats, Conf, Pending, Wake, Done, Results],
-                &["elapsed_ms_total", "clock_offset_ms", "keep_done_ms"],
+                &["elapsed_ms_total", "clock_offset_ms", "keep_done_ms", "keep_done_max_len"],
                 include_str!("lua/ack.lua"),
             )
             .durable(),

@@ -73,6 +73,10 @@ pub struct Conn {
     /// after its ack (at most 30d); 0s keeps nothing, at no cost to the ack.
     #[arg(long, global = true, env = "WEIR_KEEP_DONE", default_value = "24h", value_parser = parse_duration_flag)]
     pub keep_done: std::time::Duration,
+    /// Done records kept per queue, newest first, within --keep-done (0: no
+    /// bound but the retention), so a busy queue's records cannot fill Redis.
+    #[arg(long, global = true, env = "WEIR_KEEP_DONE_MAX", default_value_t = 100_000)]
+    pub keep_done_max: u64,
 }
 
 impl Conn {
@@ -83,6 +87,7 @@ impl Conn {
             dead_max_age: self.dead_max_age,
             durable_acks: self.durable_acks,
             keep_done: self.keep_done,
+            keep_done_max_len: self.keep_done_max,
             ..BrokerConfig::default()
         }
     }
@@ -95,6 +100,7 @@ impl Conn {
             ("WEIR_DEAD_MAX_AGE".into(), format!("{}ms", self.dead_max_age.as_millis())),
             ("WEIR_DURABLE_ACKS".into(), self.durable_acks.to_string()),
             ("WEIR_KEEP_DONE".into(), format!("{}ms", self.keep_done.as_millis())),
+            ("WEIR_KEEP_DONE_MAX".into(), self.keep_done_max.to_string()),
         ]
     }
 

@@ -4,6 +4,7 @@
 -- KEYS[8] done  KEYS[9] results
 -- ARGV[1] elapsed_ms_total (run time of these jobs, for the stats)  ARGV[2] clock_offset_ms
 -- ARGV[3] keep_done_ms (0 = keep nothing: the data is deleted and nothing else is written),
+-- ARGV[4] keep_done_max_len (done records kept, newest first; 0 = bounded by the retention only),
 -- then triples: id, attempt, result (JSON text, checked by the caller; '' = none)
 -- Returns, per job, 1 when acked and 0 when this reservation no longer holds the
 -- job (its lease expired and it was reclaimed).
@@ -25,7 +26,8 @@ local done = 0
 -- (ZMSCORE would format every score as a float: measurably slower).
 local ids, attempts, results_in, fields = {}, {}, {}, {}
 local width = keep > 0 and 4 or 2
-for i = 4, #ARGV, 3 do
+local max_len = tonumber(ARGV[4]) or 0
+for i = 5, #ARGV, 3 do
   local id, n = ARGV[i], #ids + 1
   ids[n], attempts[n], results_in[n] = id, ARGV[i + 1], ARGV[i + 2]
   fields[#fields + 1], fields[#fields + 2] = f_att(id), f_unq(id)
@@ -72,6 +74,15 @@ if #records > 0 then
   if #old > 0 then
     redis.call('ZREM', done_set, unpack(old))
     redis.call('HDEL', results, unpack(old))
+  end
+  -- And past the length bound, the oldest go whatever their age.
+  if max_len > 0 then
+    local over = redis.call('ZCARD', done_set) - max_len
+    if over > 0 then
+      local oldest = redis.call('ZRANGE', done_set, 0, over - 1)
+      call_chunked('ZREM', done_set, oldest, 1)
+      call_chunked('HDEL', results, oldest, 1)
+    end
   end
   redis.call('PEXPIRE', done_set, keep)
   redis.call('PEXPIRE', results, keep)
