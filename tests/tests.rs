@@ -19,6 +19,7 @@ mod demo;
 mod docs_architecture;
 mod examples;
 mod faults;
+mod job_cancel;
 mod job_control;
 mod limits;
 mod limits_fleet;

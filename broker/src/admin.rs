@@ -30,6 +30,9 @@ pub struct QueueStats {
     pub processed: u64,
     /// Failed attempts since the queue was created (retried or not).
     pub failed: u64,
+    /// Jobs cancelled since the queue was created (`weir cancel`): removed
+    /// before they ran, or stopped while running (then also counted in `dead`).
+    pub cancelled: u64,
     /// Summed run time of processed jobs, ms.
     pub runtime_ms: u64,
     /// Workers take nothing from it (`weir pause`).
@@ -174,7 +177,14 @@ impl Broker {
         p.cmd("ZCARD").arg(&k.delayed);
         p.cmd("ZCARD").arg(&k.active);
         p.cmd("ZCARD").arg(&k.dead);
-        p.cmd("HMGET").arg(&k.stats).arg(&["processed", "failed", "runtime_ms", "deferred", "unknown_kind"]);
+        p.cmd("HMGET").arg(&k.stats).arg(&[
+            "processed",
+            "failed",
+            "runtime_ms",
+            "deferred",
+            "unknown_kind",
+            "cancelled",
+        ]);
         p.cmd("HEXISTS").arg(&k.conf).arg("paused");
         p.cmd("ZRANGE").arg(&k.pending).arg(0).arg(0).arg("WITHSCORES");
         p.cmd("HMGET").arg(&k.conf).arg(&[
@@ -228,6 +238,7 @@ impl Broker {
             waiting_on_limits: if limited { pending } else { 0 },
             deferred_by_key: c(3),
             unknown_kind: c(4),
+            cancelled: c(5),
             limits: (limits != Default::default()).then_some(limits),
             pending: n(0)?,
             delayed: n(1)?,

@@ -11,7 +11,7 @@ use crate::scripts::Op;
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub use crate::model::FailOutcome;
+pub use crate::model::{FailOutcome, Renewal};
 
 /// A job to ack: its lease, run time and result.
 #[derive(Debug, Clone)]
@@ -51,18 +51,18 @@ impl Broker {
     /// `head(indices of the group)` before the (id, attempt) pairs. Per-lease
     /// flags come back in input order.
     async fn per_queue(&self, op: &Op, leases: &[Lease], head: impl Fn(&[usize]) -> Vec<Arg>) -> Result<Vec<bool>> {
-        self.per_queue_with(op, leases, head, |_| None).await
+        Ok(self.per_queue_with(op, leases, head, |_| None).await?.into_iter().map(|c| c == 1).collect())
     }
 
     /// [`Broker::per_queue`] with one more argument after each pair when
-    /// `extra(index)` gives one.
+    /// `extra(index)` gives one; each lease's reply code as the script gave it.
     async fn per_queue_with(
         &self,
         op: &Op,
         leases: &[Lease],
         head: impl Fn(&[usize]) -> Vec<Arg>,
         extra: impl Fn(usize) -> Option<Arg>,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Vec<i64>> {
         let mut groups: HashMap<&QueueName, Vec<usize>> = HashMap::new();
         for (i, l) in leases.iter().enumerate() {
             groups.entry(&l.queue).or_default().push(i);
@@ -80,10 +80,10 @@ impl Broker {
             order.push(idx);
         }
         let replies = self.eval_many(calls, None).await;
-        let mut out = vec![false; leases.len()];
+        let mut out = vec![0; leases.len()];
         for (reply, idx) in replies.into_iter().zip(order) {
-            for (flag, i) in reply::flags(op.name, reply?)?.into_iter().zip(idx) {
-                out[i] = flag;
+            for (code, i) in reply::array(op.name, reply?)?.iter().zip(idx) {
+                out[i] = reply::int(op.name, code)?;
             }
         }
         Ok(out)
@@ -115,7 +115,12 @@ impl Broker {
             let r = if keep > 0 { done[i].result.as_deref().map(|r| r.get()).unwrap_or("") } else { "" };
             Some(Arg::from(r))
         };
-        self.per_queue_with(&self.inner.scripts.ack, &leases, head, result).await
+        Ok(self
+            .per_queue_with(&self.inner.scripts.ack, &leases, head, result)
+            .await?
+            .into_iter()
+            .map(|c| c == 1)
+            .collect())
     }
 
     /// Stores a running job's latest progress (`percent` 0 to 100, a short
@@ -174,6 +179,7 @@ impl Broker {
         match reply::string("fail", reply)?.as_str() {
             "retry" => Ok(FailOutcome::Retry),
             "dead" => Ok(FailOutcome::Dead),
+            "cancelled" => Ok(FailOutcome::Cancelled),
             "lost" => Ok(FailOutcome::Lost),
             other => Err(Error::protocol("fail", other)),
         }
@@ -198,10 +204,26 @@ impl Broker {
     /// Extends the leases of running jobs to now + `lease`. Returns, per
     /// lease, whether it was still held (false: the job was reclaimed).
     pub async fn extend(&self, leases: &[Lease], lease: Duration) -> Result<Vec<bool>> {
+        Ok(self.renew(leases, lease).await?.into_iter().map(|r| r != Renewal::Lost).collect())
+    }
+
+    /// [`Broker::extend`], saying too which jobs a cancel was requested for
+    /// (the worker's extender stops them).
+    pub async fn renew(&self, leases: &[Lease], lease: Duration) -> Result<Vec<Renewal>> {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        self.per_queue(&self.inner.scripts.extend, leases, |_| vec![self.clock_arg(), ms(lease).into()]).await
+        let head = |_: &[usize]| vec![self.clock_arg(), ms(lease).into()];
+        let codes = self.per_queue_with(&self.inner.scripts.extend, leases, head, |_| None).await?;
+        codes
+            .into_iter()
+            .map(|c| match c {
+                0 => Ok(Renewal::Lost),
+                1 => Ok(Renewal::Held),
+                2 => Ok(Renewal::CancelRequested),
+                other => Err(Error::protocol("extend", other.to_string())),
+            })
+            .collect()
     }
 
     /// Puts reserved jobs back to pending without counting their attempt.

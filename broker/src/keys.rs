@@ -19,13 +19,14 @@ pub struct QueueKeys {
     pub dead: String,
     /// HASH: the data of every job not yet done, fields `j:<id>` (envelope),
     /// `a:<id>` (attempts), `m:<id>` (max attempts), `u:<id>` (unique key),
-    /// `e:<id>` (errors), `r:<id>` (rate key), `p:<id>` (progress); see [`job_field`].
+    /// `e:<id>` (errors), `r:<id>` (rate key), `p:<id>` (progress), `w:<id>`
+    /// (the worker that reserved it), `c:<id>` (cancel requested at); see [`job_field`].
     pub jobs: String,
     /// HASH unique key -> `<expires ms>:<owner id>`.
     pub unique: String,
     /// HASH of queue settings (`paused`).
     pub conf: String,
-    /// HASH of counters: processed, failed, dead, runtime_ms.
+    /// HASH of counters: processed, failed, dead, cancelled, runtime_ms, ….
     pub stats: String,
     /// LIST used as a doorbell: holds at most one token while a job is ready
     /// and nobody took it; idle workers BLPOP it.
@@ -152,7 +153,8 @@ impl QueueKeys {
 
 /// The `jobs` hash field holding one part of a job's data: a one-letter tag,
 /// a colon, the id (`j:<id>` envelope, `a:` attempts, `m:` max attempts, `u:`
-/// unique key, `e:` errors, `r:` rate key, `p:` progress). The tag comes first, so no id can
+/// unique key, `e:` errors, `r:` rate key, `p:` progress, `w:` worker, `c:`
+/// cancel requested). The tag comes first, so no id can
 /// name another job's field. `lua/_lib.lua` builds the same names.
 pub fn job_field(tag: char, id: &str) -> String {
     format!("{tag}:{id}")

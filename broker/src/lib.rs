@@ -21,7 +21,7 @@
 //!   [`finish`] (ack, fail, extend, release), [`maintenance`] (promote, reclaim),
 //!   [`admin`] (pause, resume, delete, stats), [`browse`] (a state's jobs page by
 //!   page, by rank), [`dead`] (the dead set: list, count, show, retry, delete),
-//!   [`status`] (a job by id), [`wait`] (idle wake-up).
+//!   [`status`] (a job by id), [`cancel`] (cancel a job by id), [`wait`] (idle wake-up).
 //! - [`job_line`]: one job per line of JSON (`weir enqueue --stdin`).
 //! - [`cron`]: schedule expressions, zones and ticks; [`schedules`]: schedules in
 //!   Redis and the scheduler's pass, each tick enqueued once (`lua/tick.lua`).
@@ -34,12 +34,14 @@
 //! `pending` → (reserve) → `active` → (ack) → `done` (data deleted; a done record kept for `keep_done`)
 //! `active` → (fail) → `delayed` (retry) or `dead`; `active` → (release) → `pending`;
 //! `active` → (reclaim, lease expired) → `pending` or `dead`;
-//! `delayed` → (promote, when due) → `pending`. A job is in exactly one state.
+//! `delayed` → (promote, when due) → `pending`; `pending`/`delayed` → (cancel) → gone;
+//! `active` → (cancel requested, then fail or reclaim) → `dead` ("cancelled"). A job is in exactly one state.
 pub mod admin;
 pub mod backoff;
 pub mod bounds;
 pub mod broker;
 pub mod browse;
+pub mod cancel;
 pub mod clock;
 pub mod codec;
 mod conn;
@@ -73,6 +75,7 @@ pub use admin::{JobInfo, JobState, QueueStats};
 pub use backoff::Backoff;
 pub use bounds::OverLimit;
 pub use broker::{Broker, BrokerConfig};
+pub use cancel::Cancel;
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use codec::Codec;
 pub use cron::{CatchUp, Expr};
@@ -81,7 +84,7 @@ pub use duration::{format_duration, parse_duration};
 pub use enqueue::{Enqueued, NewJob, RunAt, Unique};
 pub use envelope::{AttemptError, Envelope};
 pub use error::{Error, Result};
-pub use finish::{Done, FailOutcome, check_result};
+pub use finish::{Done, FailOutcome, Renewal, check_result};
 pub use limit::{Hold, KeyRule, QueueLimits, Rate};
 pub use lock::FleetLock;
 pub use maintenance::Reclaimed;
@@ -91,6 +94,6 @@ pub use redis;
 pub use reserve::{Lease, Reserved};
 pub use schedules::{Schedule, ScheduleInfo};
 pub use select::{Mode, Selector};
-pub use status::{JobStatus, Progress};
+pub use status::{JobStatus, JobWorker, Progress};
 pub use url::redact_url;
 pub use wait::Waiter;

@@ -8,6 +8,9 @@
 //!   (an expired lease) both call `retry_or_bury` in `lua/_lib.lua`;
 //! - promotion of due delayed jobs: `promote_due` in `lua/_lib.lua`, called
 //!   by reserve and by the housekeeper's `promote.lua`;
+//! - cancelling: `lua/cancel.lua` removes a pending or delayed job, or marks
+//!   a running one; a marked job is buried as cancelled by `bury_cancelled`
+//!   in `lua/_lib.lua`, called by fail, reclaim and reserve;
 //! - burying (to the dead set with a reason): `bury` in `lua/_lib.lua`. A
 //!   script that finds damaged data buries it itself; a reserved job whose
 //!   envelope, id or attempt does not parse is buried by `Broker::reserve`
@@ -99,7 +102,23 @@ pub enum FailOutcome {
     Retry,
     /// Attempts spent or not retryable: in the dead set.
     Dead,
+    /// A cancel was requested while it ran (`weir cancel`, `Client::cancel`):
+    /// in the dead set with the error "cancelled", whatever the attempt's
+    /// own error; never retried on its own.
+    Cancelled,
     /// This reservation no longer held the job; nothing was changed.
+    Lost,
+}
+
+/// What a lease renewal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// Still held, renewed.
+    Held,
+    /// Still held, renewed, and a cancel of the job was requested: its
+    /// worker stops it, then fails it (buried as cancelled).
+    CancelRequested,
+    /// Lost: the lease expired and the job was reclaimed.
     Lost,
 }
 

@@ -11,7 +11,10 @@
 //! and `ZADD`. The `GET` returns the record as it was, which is how a drain
 //! request reaches the worker: [`Broker::request_drain`] rewrites the record
 //! with `drain: true` (keeping its TTL), and the worker's next heartbeat reads
-//! that back. No extra command per heartbeat.
+//! that back. No extra command per heartbeat. A cancel of a job the worker
+//! runs reaches it the same way ([`Broker::notify_cancel`] adds the job to
+//! the record's `cancel` list); the worker then renews that job's lease at
+//! once, and the renewal's reply (`lua/extend.lua`) is what stops the job.
 //!
 //! These keys span workers and queues, so no script touches them, and no
 //! command names two of them (on Redis Cluster they live in different slots:
@@ -55,6 +58,11 @@ pub struct WorkerInfo {
     /// Set by [`Broker::request_drain`]; the worker then finishes its jobs and exits.
     #[serde(default)]
     pub drain: bool,
+    /// Jobs (queue, id) whose cancel was requested since the last heartbeat,
+    /// set by [`Broker::notify_cancel`]; the worker's next heartbeat reads
+    /// them back and writes its record without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancel: Vec<(String, String)>,
 }
 
 impl WorkerInfo {
@@ -70,10 +78,12 @@ impl WorkerInfo {
 }
 
 /// What a heartbeat learned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heartbeat {
     /// Someone asked this worker to drain.
     pub drain: bool,
+    /// Jobs (queue, id) someone asked to cancel since the last heartbeat.
+    pub cancel: Vec<(String, String)>,
     /// The record had expired or never existed (first heartbeat, or the
     /// worker stalled for longer than the TTL).
     pub was_missing: bool,
@@ -97,8 +107,10 @@ impl Broker {
         let (old, indexed) = tokio::join!(self.query::<Option<String>>(&record), self.query::<Value>(&index));
         indexed?;
         let old = old?;
-        let drain = old.as_deref().and_then(|s| serde_json::from_str::<WorkerInfo>(s).ok()).is_some_and(|w| w.drain);
-        Ok(Heartbeat { drain, was_missing: old.is_none() })
+        let was_missing = old.is_none();
+        let old = old.as_deref().and_then(|s| serde_json::from_str::<WorkerInfo>(s).ok());
+        let (drain, cancel) = old.map_or((false, Vec::new()), |w| (w.drain, w.cancel));
+        Ok(Heartbeat { drain, cancel, was_missing })
     }
 
     /// Removes a worker's record and index entry (a clean exit).
@@ -149,12 +161,27 @@ impl Broker {
     /// exit, as on SIGTERM. It notices at its next heartbeat. Returns false
     /// when no live worker has this id.
     pub async fn request_drain(&self, id: &str) -> Result<bool> {
+        self.edit_record(id, |info| info.drain = true).await
+    }
+
+    /// Tells worker `id` that a cancel of its job `job` in `queue` was
+    /// requested, so it stops the job within a heartbeat rather than at its
+    /// next lease renewal. Returns false when no live worker has this id.
+    /// Two notices written to one worker at the same instant may keep only
+    /// one; the other job is then stopped at its next renewal (a third of its
+    /// lease), as the request itself is in the job's data.
+    pub async fn notify_cancel(&self, id: &str, queue: &str, job: &str) -> Result<bool> {
+        self.edit_record(id, |info| info.cancel.push((queue.to_string(), job.to_string()))).await
+    }
+
+    /// Rewrites a live worker's record with `edit` applied, keeping its TTL.
+    async fn edit_record(&self, id: &str, edit: impl FnOnce(&mut WorkerInfo)) -> Result<bool> {
         let key = keys::worker(self.prefix(), id);
         let record: Option<String> = self.query(redis::cmd("GET").arg(&key)).await?;
         let Some(mut info) = record.and_then(|r| serde_json::from_str::<WorkerInfo>(&r).ok()) else {
             return Ok(false);
         };
-        info.drain = true;
+        edit(&mut info);
         let json = serde_json::to_string(&info).expect("a worker record always serializes");
         // XX: never recreate the record of a worker that expired meanwhile.
         let set: Option<String> = self.query(redis::cmd("SET").arg(&key).arg(json).arg("KEEPTTL").arg("XX")).await?;

@@ -46,7 +46,3 @@ pub(crate) fn opt_string(op: &'static str, v: Value) -> Result<Option<String>> {
         other => string(op, other).map(Some),
     }
 }
-
-pub(crate) fn flags(op: &'static str, v: Value) -> Result<Vec<bool>> {
-    array(op, v)?.iter().map(|x| int(op, x).map(|i| i == 1)).collect()
-}

@@ -23,6 +23,19 @@ impl Broker {
     /// Jobs whose data is damaged are buried here with the reason and never
     /// returned; they never make this call fail.
     pub async fn reserve(&self, selector: &mut Selector, max: usize, lease: Duration) -> Result<Vec<Reserved>> {
+        self.reserve_for(selector, max, lease, "").await
+    }
+
+    /// [`Broker::reserve`] for the worker `worker` (its registry id): each
+    /// job records it (`w:<id>`), so [`Broker::status`] names the worker
+    /// that runs it and [`Broker::cancel`] knows whom to tell. `""`: none.
+    pub async fn reserve_for(
+        &self,
+        selector: &mut Selector,
+        max: usize,
+        lease: Duration,
+        worker: &str,
+    ) -> Result<Vec<Reserved>> {
         let mut out = Vec::with_capacity(max);
         let n_queues = selector.queues().len();
         let mut candidate: Vec<bool> = selector.queues().iter().map(|q| !self.is_resting(q)).collect();
@@ -41,6 +54,7 @@ impl Broker {
                     ms(lease).into(),
                     self.config().dead_max_len.into(),
                     ms(self.config().dead_max_age).into(),
+                    worker.into(),
                 ];
                 args.extend(rules.iter().cloned());
                 asked.push((i, count));

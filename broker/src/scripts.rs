@@ -74,6 +74,7 @@ pub(crate) struct Scripts {
     pub dead_delete: Op,
     pub progress: Op,
     pub tick: Op,
+    pub cancel: Op,
 }
 
 impl Scripts {
@@ -88,7 +89,7 @@ impl Scripts {
             reserve: Op::new(
                 "reserve",
                 &[Pending, Active, Jobs, Conf, Wake, Dead, Unique, Stats, Delayed, Keyrate],
-                &["clock_offset_ms", "count", "lease_ms", "dead_max_len", "dead_max_age_ms"],
+                &["clock_offset_ms", "count", "lease_ms", "dead_max_len", "dead_max_age_ms", "worker"],
                 include_str!("lua/reserve.lua"),
             ),
             ack: Op::new(
@@ -175,10 +176,16 @@ impl Scripts {
                 &["clock_offset_ms", "name", "tick_ms", "id", "envelope", "max_attempts"],
                 include_str!("lua/tick.lua"),
             ),
+            cancel: Op::new(
+                "cancel",
+                &[Pending, Delayed, Active, Dead, Jobs, Unique, Stats, Done],
+                &["clock_offset_ms", "id"],
+                include_str!("lua/cancel.lua"),
+            ),
         }
     }
 
-    pub fn all(&self) -> [&Op; 17] {
+    pub fn all(&self) -> [&Op; 18] {
         [
             &self.enqueue,
             &self.reserve,
@@ -197,6 +204,7 @@ impl Scripts {
             &self.dead_delete,
             &self.progress,
             &self.tick,
+            &self.cancel,
         ]
     }
 }

@@ -22,6 +22,18 @@ pub struct Progress {
     pub at: i64,
 }
 
+/// The worker that runs an active job, as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobWorker {
+    /// Its registry id (`weir workers`, `weir drain ID`).
+    pub id: String,
+    /// Host and pid from its registry record; None when the record is gone
+    /// (the worker died: reclaim takes the job back when its lease ends).
+    pub host: Option<String>,
+    /// Its process id on `host`.
+    pub pid: Option<u32>,
+}
+
 /// What Redis holds about one job, by id. `state` None is "unknown": never
 /// enqueued, done longer ago than the retention (`--keep-done`), deleted or
 /// cancelled before it ran, or trimmed from the dead set.
@@ -47,6 +59,11 @@ pub struct JobStatus {
     pub run_at: Option<i64>,
     /// Active: when its lease ends unless the worker renews it.
     pub lease_until: Option<i64>,
+    /// Active: the worker that runs it (None for a job reserved outside a worker).
+    pub worker: Option<JobWorker>,
+    /// Active: when a cancel was requested (`weir cancel`), ms since the epoch;
+    /// its worker is stopping it.
+    pub cancel_requested_at: Option<i64>,
     /// Dead (cancelled included): when it died.
     pub died_at: Option<i64>,
     /// Done: when it was acked.
@@ -80,6 +97,8 @@ impl JobStatus {
             errors: Vec::new(),
             run_at: None,
             lease_until: None,
+            worker: None,
+            cancel_requested_at: None,
             died_at: None,
             done_at: None,
             progress: None,
@@ -120,6 +139,14 @@ impl Broker {
         Ok(found.into_iter().next().unwrap_or_else(|| JobStatus::unknown(id)))
     }
 
+    /// A worker by its registry id, with its host and pid when its record lives.
+    async fn job_worker(&self, id: String) -> Result<JobWorker> {
+        let key = crate::keys::worker(self.prefix(), &id);
+        let record: Option<String> = self.query(redis::cmd("GET").arg(key)).await?;
+        let info = record.and_then(|r| serde_json::from_str::<crate::registry::WorkerInfo>(&r).ok());
+        Ok(JobWorker { host: info.as_ref().map(|i| i.host.clone()), pid: info.map(|i| i.pid), id })
+    }
+
     /// The status of job `id` in `queue`; None when the queue holds nothing under it.
     pub async fn status_in(&self, queue: &QueueName, id: &str) -> Result<Option<JobStatus>> {
         let k = self.keys(queue);
@@ -127,6 +154,7 @@ impl Broker {
         p.cmd("HGET").arg(&k.jobs).arg(crate::keys::job_field('p', id));
         p.cmd("ZSCORE").arg(&k.done).arg(id);
         p.cmd("HGET").arg(&k.results).arg(id);
+        p.cmd("HMGET").arg(&k.jobs).arg(crate::keys::job_field('w', id)).arg(crate::keys::job_field('c', id));
         let (live, extra) = futures::future::try_join(self.job(queue, id), self.pipe::<Vec<Value>>(&p)).await?;
         let text = |i: usize| extra.get(i).cloned().map_or(Ok(None), |v| reply::opt_string("status", v));
         let progress = text(0)?.and_then(|p| serde_json::from_str::<Progress>(&p).ok());
@@ -141,7 +169,15 @@ impl Broker {
             status.progress = progress;
             match info.state {
                 Some(JobState::Pending | JobState::Delayed) => status.run_at = info.score,
-                Some(JobState::Active) => status.lease_until = info.score,
+                Some(JobState::Active) => {
+                    status.lease_until = info.score;
+                    let run = reply::array("status", extra.get(3).cloned().unwrap_or(Value::Nil))?;
+                    let field = |i: usize| run.get(i).cloned().map_or(Ok(None), |v| reply::opt_string("status", v));
+                    status.cancel_requested_at = field(1)?.and_then(|c| c.parse().ok());
+                    if let Some(worker) = field(0)?.filter(|w| !w.is_empty()) {
+                        status.worker = Some(self.job_worker(worker).await?);
+                    }
+                }
                 Some(JobState::Dead) => status.died_at = info.score,
                 _ => {}
             }

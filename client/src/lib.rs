@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`Job`]: a typed job and its defaults (`job.rs`).
 //! - [`Options`]: per-enqueue overrides (`options.rs`).
-//! - [`Client`]: connect, enqueue, and follow a job (status, wait) (this file).
+//! - [`Client`]: connect, enqueue, and follow a job (status, wait, cancel) (this file).
 //! - [`trace`]: the producer span of an enqueue and the trace context it
 //!   writes into the envelope (feature `otel`; without it, nothing).
 mod job;
@@ -16,7 +16,7 @@ pub mod trace;
 pub use job::Job;
 pub use options::Options;
 pub use weir_broker::{
-    Backoff, BrokerConfig, Codec, Enqueued, Error, JobState, JobStatus, Progress, QueueName, Result,
+    Backoff, BrokerConfig, Cancel, Codec, Enqueued, Error, JobState, JobStatus, JobWorker, Progress, QueueName, Result,
 };
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -142,6 +142,16 @@ impl Client {
     /// result. A done job is known for `BrokerConfig::keep_done` after its ack.
     pub async fn status(&self, id: &str) -> Result<JobStatus> {
         self.broker.status(id).await
+    }
+
+    /// Cancels job `id`: a pending or delayed job is removed at once (its
+    /// unique key freed); a running one is stopped by its worker (a Rust
+    /// handler's `ctx.cancelled()` fires, an `--exec` command's process group
+    /// gets SIGTERM, then SIGKILL) and ends dead with the error "cancelled",
+    /// never retried on its own (`weir dead retry` brings it back). A done,
+    /// dead or unknown job is left as it is; [`Cancel`] says which.
+    pub async fn cancel(&self, id: &str) -> Result<Cancel> {
+        self.broker.cancel(id).await
     }
 
     /// Waits until job `id` is finished (done, dead or cancelled, or

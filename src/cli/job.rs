@@ -47,6 +47,16 @@ fn print(s: &JobStatus, now: i64) {
             when(label, at);
         }
     }
+    if let Some(w) = &s.worker {
+        let at = match (&w.host, w.pid) {
+            (Some(host), Some(pid)) => format!(" ({host}, pid {pid})"),
+            _ => " (no longer registered)".to_string(),
+        };
+        println!("worker    {}{at}", w.id);
+    }
+    if let Some(at) = s.cancel_requested_at {
+        when("cancel at", at);
+    }
     if let Some(p) = &s.progress {
         println!("progress  {}% {}", p.percent, p.message);
     }

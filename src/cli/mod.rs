@@ -1,6 +1,7 @@
 //! Subcommands of the `weir` binary and the options they share.
 mod autoscale;
 mod bench;
+mod cancel;
 mod completions;
 mod cron;
 mod dead;
@@ -121,6 +122,8 @@ pub enum Command {
     Scheduler,
     /// One job by id: state, attempts, errors, times, progress, result.
     Job(job::JobArgs),
+    /// Cancel one job by id: pending or delayed ones are removed, running ones stopped (dead, "cancelled").
+    Cancel(cancel::CancelArgs),
     /// Stop workers from taking a queue's jobs (they stay queued).
     Pause(pause::QueueArg),
     /// Let workers take a paused queue's jobs again.
@@ -167,6 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enqueue(a) => enqueue::run(&cli.conn, a).await,
         Command::Stats(a) => stats::run(&cli.conn, a).await,
         Command::Job(a) => job::run(&cli.conn, a).await,
+        Command::Cancel(a) => cancel::run(&cli.conn, a).await,
         Command::Cron(a) => cron::run(&cli.conn, a).await,
         Command::Scheduler => cron::scheduler(&cli.conn).await,
         Command::Pause(a) => pause::pause(&cli.conn, a).await,

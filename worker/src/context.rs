@@ -1,6 +1,7 @@
 //! What a handler knows about the attempt it runs, and what it reports back:
 //! progress while it runs, a result when it is done.
 use crate::error::JobError;
+use crate::metrics::Metrics;
 use serde_json::value::RawValue;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,11 +37,13 @@ pub(crate) struct Report {
     last_progress: Mutex<Option<Instant>>,
     /// Where progress is stored (None in `testing`: nowhere).
     sink: Option<(Broker, Lease)>,
+    /// Where stored progress updates are counted (`--metrics-addr`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Report {
-    pub fn new(broker: Broker, lease: Lease) -> Arc<Report> {
-        Arc::new(Report { sink: Some((broker, lease)), ..Report::default() })
+    pub fn new(broker: Broker, lease: Lease, metrics: Option<Arc<Metrics>>) -> Arc<Report> {
+        Arc::new(Report { sink: Some((broker, lease)), metrics, ..Report::default() })
     }
 
     /// The result to keep with the done record (Err: the job fails instead).
@@ -71,9 +74,12 @@ impl JobContext {
     }
 
     /// Fires when the job is cancelled (`weir cancel`, `Client::cancel`), its
-    /// timeout expires or the worker is forced to stop; the handler's future
-    /// is dropped right after. Handlers that hold outside resources (a child
-    /// process) use it to clean up.
+    /// timeout expires, its lease is lost or the worker is forced to stop;
+    /// the handler's future is dropped right after, so only what holds a
+    /// clone of the token (a task the handler spawned, a guard) sees it.
+    /// Handlers that hold outside resources (a child process) use it to
+    /// clean up. A cancelled job then ends dead ("cancelled"), a timed-out one
+    /// fails (retried), a forced stop puts it back; docs/WORKER.md.
     pub fn cancelled(&self) -> &CancellationToken {
         &self.cancel
     }
@@ -113,6 +119,10 @@ impl JobContext {
             }
             *last = Some(now);
         }
-        broker.progress(lease, percent, message).await.map_err(|e| JobError::retry(e.to_string()))
+        let stored = broker.progress(lease, percent, message).await.map_err(|e| JobError::retry(e.to_string()))?;
+        if stored && let Some(m) = &self.report.metrics {
+            m.progress_updated(&lease.queue);
+        }
+        Ok(stored)
     }
 }

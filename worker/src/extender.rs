@@ -1,7 +1,7 @@
 //! The lease extender: every tick, renews in one call every held lease that
 //! has used a third of its length, so a running (or reserved, not yet
 //! started) job is never handed to a second worker. A lease found lost
-//! cancels its job.
+//! cancels its job; so does a renewal that finds a cancel of the job requested.
 use crate::leases::LeaseTable;
 use crate::metrics::{Metrics, RedisOp, timed};
 use std::sync::Arc;
@@ -28,8 +28,8 @@ impl Extender {
                 }
                 for (length, due) in leases.due(Instant::now()) {
                     let at = Instant::now();
-                    match timed(metrics.as_deref(), RedisOp::Extend, broker.extend(&due, length)).await {
-                        Ok(held) => leases.extended(&due, &held, at, length),
+                    match timed(metrics.as_deref(), RedisOp::Extend, broker.renew(&due, length)).await {
+                        Ok(renewed) => leases.extended(&due, &renewed, at, length),
                         Err(e) => tracing::warn!(error = %e, leases = due.len(), "extending leases failed; will retry"),
                     }
                 }

@@ -1,8 +1,10 @@
 //! One attempt of one job: run its handler under the timeout with panics
-//! caught, then ack, fail (retry or bury) or leave it for release.
+//! caught, then ack, fail (retry or bury) or leave it for release. A job
+//! stopped by a cancel request is failed too: fail.lua buries it as cancelled.
 use crate::config::lease_for;
 use crate::context::{JobContext, Report};
 use crate::error::JobError;
+use crate::leases::JobStop;
 use crate::metrics::{JobOutcome, RedisOp, timed};
 use crate::retry;
 use crate::worker::{Shared, StopReason};
@@ -13,9 +15,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use weir_broker::{Done, FailOutcome, Lease, Reserved, format_duration};
+
+/// The error of a job stopped by a cancel request (fail.lua records "cancelled" itself).
+const CANCELLED: &str = "cancelled";
 
 enum Outcome {
     Done(Option<Box<serde_json::value::RawValue>>),
@@ -28,8 +32,9 @@ enum Outcome {
     UnknownKind(Duration),
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: CancellationToken, permit: OwnedSemaphorePermit) {
+pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, stop: JobStop, permit: OwnedSemaphorePermit) {
     let Reserved { lease, envelope } = job;
+    let cancel = stop.token.clone();
     // At the default level, so every line logged while the job runs (the
     // handler's own included) names it.
     // With traces on (feature `otel` and an OpenTelemetry layer), the same
@@ -79,7 +84,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                         _ = cancel.cancelled() => {}
                     }
                 }
-                let report = Report::new(shared.broker.clone(), lease.clone());
+                let report = Report::new(shared.broker.clone(), lease.clone(), shared.metrics.clone());
                 let ctx = JobContext::new(
                     &envelope,
                     lease.queue.clone(),
@@ -89,7 +94,18 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                     report.clone(),
                 );
                 let call = AssertUnwindSafe(handler.call(envelope, ctx)).catch_unwind();
-                let stopped = || if shared.force.is_cancelled() { Outcome::Released } else { Outcome::Lost };
+                // Why the token fired: a cancel request wins (the job must not
+                // run again, so it is failed and fail.lua buries it as
+                // cancelled), then a forced stop (released), else a lost lease.
+                let stopped = || {
+                    if stop.cancel_requested() {
+                        Outcome::Failed(JobError::Fatal(CANCELLED.into()))
+                    } else if shared.force.is_cancelled() {
+                        Outcome::Released
+                    } else {
+                        Outcome::Lost
+                    }
+                };
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => stopped(),
@@ -99,8 +115,8 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                             // A result that cannot be kept fails the job; it would again.
                             Err(e) => Outcome::Failed(JobError::Fatal(e)),
                         },
-                        // A handler that gave up because it was cancelled
-                        // (forced stop, lost lease) did not fail.
+                        // A handler that gave up because it was stopped
+                        // (cancel, forced stop, lost lease) did not fail on its own.
                         Ok(Err(_)) | Err(_) if cancel.is_cancelled() => stopped(),
                         Ok(Err(e)) => Outcome::Failed(e),
                         Err(panic) => Outcome::Failed(JobError::Retry(format!("handler panicked: {}", panic_message(&*panic)))),
@@ -154,6 +170,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, cancel: Cancellation
                 let failed = fail(&shared, &lease, e, &backoff, max_attempts).await;
                 let counted = match failed {
                     Some(FailOutcome::Lost) | None => None,
+                    Some(FailOutcome::Cancelled) => Some(JobOutcome::Cancelled),
                     Some(_) if timed_out => Some(JobOutcome::Timeout),
                     Some(FailOutcome::Dead) => Some(JobOutcome::Dead),
                     Some(_) => Some(JobOutcome::Retry),
@@ -255,6 +272,7 @@ async fn fail(
             }
         }
         Ok(FailOutcome::Dead) => tracing::warn!(error = %message, "job dead"),
+        Ok(FailOutcome::Cancelled) => tracing::info!("job cancelled: dead, not retried"),
         Ok(FailOutcome::Lost) => tracing::warn!(error = %message, "attempt failed after its lease was lost"),
         Err(e) => tracing::error!(error = %message, redis = %e,
             "could not record the failed attempt; the job runs again when its lease expires"),

@@ -38,11 +38,13 @@ pub enum JobOutcome {
     Snoozed,
     /// Put back without running (no handler in this worker).
     Deferred,
+    /// Stopped by a cancel request (`weir cancel`): in the dead set, not retried.
+    Cancelled,
 }
 
 impl JobOutcome {
     /// Every outcome, so each labelled series exists from the start.
-    pub const ALL: [JobOutcome; 7] = [
+    pub const ALL: [JobOutcome; 8] = [
         JobOutcome::Ok,
         JobOutcome::Retry,
         JobOutcome::Dead,
@@ -50,6 +52,7 @@ impl JobOutcome {
         JobOutcome::Released,
         JobOutcome::Snoozed,
         JobOutcome::Deferred,
+        JobOutcome::Cancelled,
     ];
 
     /// The `outcome` label value in the metrics.
@@ -62,6 +65,7 @@ impl JobOutcome {
             JobOutcome::Released => "released",
             JobOutcome::Snoozed => "snoozed",
             JobOutcome::Deferred => "deferred",
+            JobOutcome::Cancelled => "cancelled",
         }
     }
 
@@ -95,7 +99,7 @@ impl RedisOp {
 /// The series of one queue and kind.
 #[derive(Debug)]
 pub(crate) struct KindSeries {
-    outcomes: [Counter; 7],
+    outcomes: [Counter; 8],
     duration: Histogram,
 }
 
@@ -115,6 +119,7 @@ struct QueueSeries {
     wait: Histogram,
     running: Gauge,
     leases_lost: Counter,
+    progress: Counter,
 }
 
 /// A kind's series: resolved at start, or made for a kind without a handler.
@@ -198,6 +203,8 @@ impl Metrics {
                     running: recorder.register_gauge(&key("weir_jobs_running", &[("queue", q.as_str())]), &META),
                     leases_lost: recorder
                         .register_counter(&key("weir_leases_lost_total", &[("queue", q.as_str())]), &META),
+                    progress: recorder
+                        .register_counter(&key("weir_job_progress_updates_total", &[("queue", q.as_str())]), &META),
                 };
                 (q.clone(), qs)
             })
@@ -272,6 +279,13 @@ impl Metrics {
         }
     }
 
+    /// A running job of `queue` stored a progress update (`ctx.progress`).
+    pub fn progress_updated(&self, queue: &QueueName) {
+        if let Some(q) = self.queues.get(queue) {
+            q.progress.increment(1);
+        }
+    }
+
     /// One Redis call of `op` took `took`; `ok` whether it succeeded.
     pub fn redis(&self, op: RedisOp, took: Duration, ok: bool) {
         let (h, errors) = &self.redis[op as usize];
@@ -317,6 +331,7 @@ fn describe(r: &PrometheusRecorder) {
     for (name, help) in [
         ("weir_jobs_total", "Attempts finished, by queue, kind and outcome."),
         ("weir_leases_lost_total", "Jobs whose lease this worker lost while running them."),
+        ("weir_job_progress_updates_total", "Progress updates stored by running jobs, by queue."),
         ("weir_redis_errors_total", "Redis calls that failed, by operation."),
     ] {
         r.describe_counter(name.into(), None, help.into());
@@ -352,6 +367,12 @@ mod tests {
         let text = m.render();
         assert!(text.contains(r#"weir_jobs_total{queue="default",kind="a",outcome="ok"} 1"#), "{text}");
         assert!(text.contains("weir_worker_concurrency 4"), "{text}");
+        m.kind(&q("default"), "a").unwrap().finished(JobOutcome::Cancelled, None);
+        m.progress_updated(&q("default"));
+        m.progress_updated(&q("default"));
+        let text = m.render();
+        assert!(text.contains(r#"weir_jobs_total{queue="default",kind="a",outcome="cancelled"} 1"#), "{text}");
+        assert!(text.contains(r#"weir_job_progress_updates_total{queue="default"} 2"#), "{text}");
         // No room left: an unknown kind is folded into "other".
         m.kind(&q("default"), "zzz").unwrap().finished(JobOutcome::Dead, None);
         let text = m.render();

@@ -9,7 +9,7 @@ use crate::extender::Extender;
 use crate::handler::SharedHandler;
 use crate::heartbeat::Heartbeat;
 use crate::housekeeper::Housekeeper;
-use crate::leases::LeaseTable;
+use crate::leases::{JobStop, LeaseTable};
 use crate::memory::Rss;
 use crate::metrics::{Metrics, RedisOp, timed};
 use futures::future::BoxFuture;
@@ -190,10 +190,13 @@ impl Worker {
                 running: s.running.load(Ordering::Relaxed),
                 heartbeat_at: s.broker.now_ms(),
                 drain: s.stop.is_cancelled(),
+                cancel: Vec::new(),
             });
             let s = shared.clone();
             let on_drain = Arc::new(move || s.request_stop(StopReason::Drain));
-            heartbeat.start(broker.clone(), config.heartbeat, snapshot, on_drain);
+            let leases = shared.leases.clone();
+            let on_cancel = Arc::new(move |queue: &str, id: &str| leases.renew_soon(queue, id));
+            heartbeat.start(broker.clone(), config.heartbeat, snapshot, on_drain, on_cancel);
         }
 
         // Stop triggers: the shutdown future, the force future, max time.
@@ -228,7 +231,7 @@ impl Worker {
         }
 
         let tracker = TaskTracker::new();
-        fetch_loop(&shared, selector, &waiter, &tracker, reserve_lease).await;
+        fetch_loop(&shared, selector, &waiter, &tracker, reserve_lease, Arc::from(id.as_str())).await;
         // A BLPOP may still be in flight on the waiter's connection; its QUIT
         // would queue behind it, so close it in the background.
         tokio::spawn(waiter.close());
@@ -320,6 +323,7 @@ async fn fetch_loop(
     waiter: &weir_broker::Waiter,
     tracker: &TaskTracker,
     reserve_lease: Duration,
+    worker_id: Arc<str>,
 ) {
     let config = &shared.config;
     let slots = Arc::new(Semaphore::new(config.concurrency));
@@ -341,7 +345,7 @@ async fn fetch_loop(
             while let Some((_, permits, at, result)) = inflight.next().await {
                 if let Ok(jobs) = result {
                     for job in jobs {
-                        shared.leases.insert(job.lease, at, reserve_lease, shared.force.child_token());
+                        shared.leases.insert(job.lease, at, reserve_lease, JobStop::new(shared.force.child_token()));
                     }
                 }
                 drop(permits);
@@ -426,10 +430,11 @@ async fn fetch_loop(
                 let permits = std::mem::take(&mut ready);
                 let broker = shared.broker.clone();
                 let metrics = shared.metrics.clone();
+                let worker_id = worker_id.clone();
                 asked_inflight += permits.len();
                 inflight.push(Box::pin(async move {
                     let at = Instant::now();
-                    let call = broker.reserve(&mut sel, permits.len(), reserve_lease);
+                    let call = broker.reserve_for(&mut sel, permits.len(), reserve_lease, &worker_id);
                     let result = timed(metrics.as_deref(), RedisOp::Reserve, call).await;
                     (sel, permits, at, result)
                 }));
@@ -450,9 +455,9 @@ async fn fetch_loop(
                         idle = jobs.is_empty();
                         shared.started.fetch_add(jobs.len() as u64, Ordering::Relaxed);
                         for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
-                            let cancel = shared.force.child_token();
-                            shared.leases.insert(job.lease.clone(), at, reserve_lease, cancel.clone());
-                            tracker.spawn(crate::job::run(shared.clone(), job, cancel, permit));
+                            let stop = JobStop::new(shared.force.child_token());
+                            shared.leases.insert(job.lease.clone(), at, reserve_lease, stop.clone());
+                            tracker.spawn(crate::job::run(shared.clone(), job, stop, permit));
                         }
                     }
                     Err(e) => {

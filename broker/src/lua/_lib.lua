@@ -9,6 +9,10 @@
 --   e:<id>  JSON array of {attempt, at, error} for failed attempts
 --   r:<id>  rate key, when the job has one
 --   p:<id>  JSON {percent, message, at} of the running attempt's latest progress
+--   w:<id>  the id of the worker that reserved it last (reserve)
+--   c:<id>  when a cancel of the running job was requested (ms; cancel.lua):
+--           it must not run again, and whoever takes it out of `active`
+--           (fail, reclaim) or finds it in `pending` (reserve) buries it
 -- Field names are built here; keys never are (Redis Cluster).
 
 local function f_env(id) return 'j:' .. id end
@@ -18,9 +22,11 @@ local function f_unq(id) return 'u:' .. id end
 local function f_err(id) return 'e:' .. id end
 local function f_rky(id) return 'r:' .. id end
 local function f_prg(id) return 'p:' .. id end
+local function f_wrk(id) return 'w:' .. id end
+local function f_cnc(id) return 'c:' .. id end
 
 local function job_fields(id)
-  return f_env(id), f_att(id), f_max(id), f_unq(id), f_err(id), f_rky(id), f_prg(id)
+  return f_env(id), f_att(id), f_max(id), f_unq(id), f_err(id), f_rky(id), f_prg(id), f_wrk(id), f_cnc(id)
 end
 
 -- Now, by the Redis server's clock: one clock for the whole fleet, whatever
@@ -59,6 +65,20 @@ local function free_unique(jobs, unique, id)
   free_unique_key(unique, redis.call('HGET', jobs, f_unq(id)), id)
 end
 
+-- Removes a waiting job (pending or delayed) with its data, freeing its
+-- unique key (delete, cancel). Returns the state it was in, or false.
+local function remove_waiting(pending, delayed, jobs, unique, id)
+  local from = false
+  if redis.call('ZREM', pending, id) == 1 then from = 'pending'
+  elseif redis.call('ZREM', delayed, id) == 1 then from = 'delayed'
+  end
+  if from then
+    free_unique(jobs, unique, id)
+    delete_job(jobs, id)
+  end
+  return from
+end
+
 local function append_error(jobs, id, attempt, now, message)
   local list = {}
   local raw = redis.call('HGET', jobs, f_err(id))
@@ -69,6 +89,8 @@ local function append_error(jobs, id, attempt, now, message)
   list[#list + 1] = { attempt = attempt, at = now, error = message }
   redis.call('HSET', jobs, f_err(id), cjson.encode(list))
 end
+
+local CANCELLED = 'cancelled'
 
 local function drop_dead(dead, jobs, ids)
   for _, old in ipairs(ids) do
@@ -92,6 +114,16 @@ local function bury(dead, jobs, unique, stats, id, now, max_len, max_age_ms)
       drop_dead(dead, jobs, redis.call('ZRANGE', dead, 0, n - max_len - 1))
     end
   end
+end
+
+-- A cancelled job ends here (fail, reclaim, reserve), never retried: its
+-- error is "cancelled", it is counted in `cancelled` (not `failed`), and it
+-- is buried like any dead job, so `weir dead retry` can bring it back.
+local function bury_cancelled(dead, jobs, unique, stats, id, attempt, now, max_len, max_age_ms)
+  append_error(jobs, id, attempt, now, CANCELLED)
+  redis.call('HDEL', jobs, f_cnc(id))
+  redis.call('HINCRBY', stats, CANCELLED, 1)
+  bury(dead, jobs, unique, stats, id, now, max_len, max_age_ms)
 end
 
 -- The lease fence: a job may be finished only by the reservation that holds it.

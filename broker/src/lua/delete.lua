@@ -7,13 +7,10 @@ local pending, delayed, dead, jobs, unique = KEYS[1], KEYS[2], KEYS[3], KEYS[4],
 local bad = check_types({ [pending] = 'zset', [delayed] = 'zset', [dead] = 'zset', [jobs] = 'hash', [unique] = 'hash' })
 if bad then return bad end
 local id = ARGV[1]
-local from = false
-if redis.call('ZREM', pending, id) == 1 then from = 'pending'
-elseif redis.call('ZREM', delayed, id) == 1 then from = 'delayed'
-elseif redis.call('ZREM', dead, id) == 1 then from = 'dead'
-end
-if from then
+local from = remove_waiting(pending, delayed, jobs, unique, id)
+if not from and redis.call('ZREM', dead, id) == 1 then
   free_unique(jobs, unique, id)
   delete_job(jobs, id)
+  from = 'dead'
 end
 return from

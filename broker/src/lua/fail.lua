@@ -4,7 +4,9 @@
 -- ARGV[1] clock_offset_ms  ARGV[2] id  ARGV[3] attempt  ARGV[4] error
 -- ARGV[5] retry_in_ms (-1 = do not retry)  ARGV[6] dead_max_len  ARGV[7] dead_max_age_ms
 -- ARGV[8] attempts_cap (0 = none: the worker's --tries, capping the job's own limit)
--- Returns 'retry', 'dead', or 'lost' (this reservation no longer holds the job).
+-- Returns 'retry', 'dead', 'cancelled' (a cancel was requested while it ran:
+-- buried whatever the error, never retried), or 'lost' (this reservation no
+-- longer holds the job).
 -- The caller says whether the error allows a retry and when; the attempts
 -- left decide (attempts_left in _lib.lua, shared with reclaim).
 local active, delayed, dead, jobs, unique, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -17,6 +19,10 @@ local cap = tonumber(ARGV[8]) or 0
 
 if not take_lease(active, jobs, id, attempt) then return 'lost' end
 slot_freed(KEYS[7], KEYS[8], KEYS[9])
+if redis.call('HEXISTS', jobs, f_cnc(id)) == 1 then
+  bury_cancelled(dead, jobs, unique, stats, id, tonumber(attempt), now, dead_len, dead_age)
+  return 'cancelled'
+end
 redis.call('HINCRBY', stats, 'failed', 1)
 append_error(jobs, id, tonumber(attempt), now, message)
 local may_retry, max = attempts_left(jobs, id, tonumber(attempt), cap)

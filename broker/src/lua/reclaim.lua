@@ -1,5 +1,6 @@
 -- reclaim: take back jobs whose lease expired (their worker died or hung).
 -- The attempt stays counted: back to pending, or to the dead set when spent.
+-- A job whose cancel was requested is buried as cancelled, never requeued.
 -- KEYS[1] active  KEYS[2] pending  KEYS[3] dead  KEYS[4] jobs  KEYS[5] unique  KEYS[6] stats  KEYS[7] wake
 -- KEYS[8] conf
 -- ARGV[1] clock_offset_ms  ARGV[2] limit  ARGV[3] dead_max_len  ARGV[4] dead_max_age_ms
@@ -14,14 +15,19 @@ local requeued, buried = 0, 0
 for _, id in ipairs(expired) do
   redis.call('ZREM', active, id)
   local attempt = tonumber(redis.call('HGET', jobs, f_att(id)) or '')
-  append_error(jobs, id, attempt or 0, now, 'lease expired: the worker running this attempt stopped or hung')
-  if attempts_left(jobs, id, attempt, 0) and redis.call('HEXISTS', jobs, f_env(id)) == 1 then
-    redis.call('ZADD', pending, now, id)
-    requeued = requeued + 1
-  else
-    redis.call('HINCRBY', stats, 'failed', 1)
-    bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
+  if redis.call('HEXISTS', jobs, f_cnc(id)) == 1 then
+    bury_cancelled(dead, jobs, unique, stats, id, attempt or 0, now, dead_len, dead_age)
     buried = buried + 1
+  else
+    append_error(jobs, id, attempt or 0, now, 'lease expired: the worker running this attempt stopped or hung')
+    if attempts_left(jobs, id, attempt, 0) and redis.call('HEXISTS', jobs, f_env(id)) == 1 then
+      redis.call('ZADD', pending, now, id)
+      requeued = requeued + 1
+    else
+      redis.call('HINCRBY', stats, 'failed', 1)
+      bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
+      buried = buried + 1
+    end
   end
 end
 if requeued > 0 then wake_one(wake) end

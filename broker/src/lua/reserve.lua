@@ -3,7 +3,8 @@
 -- KEYS[1] pending  KEYS[2] active  KEYS[3] jobs  KEYS[4] conf  KEYS[5] wake
 -- KEYS[6] dead  KEYS[7] unique  KEYS[8] stats  KEYS[9] delayed  KEYS[10] keyrate
 -- ARGV[1] clock_offset_ms  ARGV[2] count  ARGV[3] lease_ms  ARGV[4] dead_max_len  ARGV[5] dead_max_age_ms
--- ARGV[6] number of rate-key rules, then 3 values per rule: Lua pattern, interval_ms, burst
+-- ARGV[6] worker: the reserving worker's id, kept in `w:<id>` ('' = none)
+-- ARGV[7] number of rate-key rules, then 3 values per rule: Lua pattern, interval_ms, burst
 -- Every time in the reply is a wait in ms from now (by Redis's clock), so the
 -- caller never compares its own clock with Redis's.
 -- Returns {-1} when the queue is paused; {-2, wait_ms} when a limit allows
@@ -14,7 +15,9 @@
 -- can come back then and this script promotes it.
 --
 -- A job whose data is missing or whose attempt count is damaged goes to the
--- dead set here, so it never reaches a worker and never blocks the queue.
+-- dead set here, so it never reaches a worker and never blocks the queue; so
+-- does a job whose cancel was requested while it ran and that came back
+-- (released at a shutdown, snoozed) before its worker buried it: as cancelled.
 -- A job over its rate key's limit goes back to `delayed` until its key's next
 -- allowed time, without using an attempt, and the scan moves on to the jobs
 -- behind it; the earliest such time comes back as the limit hint, so the
@@ -24,7 +27,8 @@ local pending, active, jobs, conf, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KE
 local dead, unique, stats, delayed, keyrate = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local count = tonumber(ARGV[2])
 local dead_len, dead_age = tonumber(ARGV[4]), tonumber(ARGV[5])
-local nrules = tonumber(ARGV[6])
+local worker = ARGV[6]
+local nrules = tonumber(ARGV[7])
 
 local bad = check_types({ [pending] = 'zset', [active] = 'zset', [delayed] = 'zset', [jobs] = 'hash', [conf] = 'hash',
   [keyrate] = 'hash', [wake] = 'list', [dead] = 'zset', [unique] = 'hash', [stats] = 'hash' })
@@ -67,7 +71,7 @@ local function key_wait(rk)
   local hold = tonumber(redis.call('HGET', keyrate, 'hold:' .. rk) or '')
   if hold and hold > now then return hold end
   for r = 0, nrules - 1 do
-    local pattern, iv, burst = ARGV[7 + r * 3], tonumber(ARGV[8 + r * 3]), tonumber(ARGV[9 + r * 3])
+    local pattern, iv, burst = ARGV[8 + r * 3], tonumber(ARGV[9 + r * 3]), tonumber(ARGV[10 + r * 3])
     if string.match(rk, pattern) then
       local ktau = iv * (burst - 1)
       local ktat = math.max(tonumber(redis.call('HGET', keyrate, 'tat:' .. rk) or '0') or 0, now)
@@ -87,7 +91,7 @@ local reserved, scanned = 0, 0
 local counts, leases = {}, {}
 -- The deadline as text once: a Lua number is formatted anew for every use.
 local lease_text = string.format('%d', lease_until)
-local width = check_keys and 3 or 2
+local width = check_keys and 4 or 3
 -- Jobs deferred by their keys do not fill the batch; look a bounded way further.
 local scan_limit = allowed * 4 + 16
 while reserved < allowed and scanned < scan_limit do
@@ -99,7 +103,7 @@ while reserved < allowed and scanned < scan_limit do
   local fields = {}
   for i = 1, #popped do
     local id = popped[i]
-    fields[#fields + 1], fields[#fields + 2] = f_env(id), f_att(id)
+    fields[#fields + 1], fields[#fields + 2], fields[#fields + 3] = f_env(id), f_att(id), f_cnc(id)
     if check_keys then fields[#fields + 1] = f_rky(id) end
   end
   local data = call_chunked('HMGET', jobs, fields, width)
@@ -109,7 +113,9 @@ while reserved < allowed and scanned < scan_limit do
     scanned = scanned + 1
     local env = data[at + 1]
     local attempts = tonumber(data[at + 2] or '0')
-    if not env then
+    if data[at + 3] then
+      bury_cancelled(dead, jobs, unique, stats, id, attempts or 0, now, dead_len, dead_age)
+    elseif not env then
       append_error(jobs, id, 0, now, 'job data missing from the jobs hash')
       bury(dead, jobs, unique, stats, id, now, dead_len, dead_age)
     elseif not attempts then
@@ -118,7 +124,7 @@ while reserved < allowed and scanned < scan_limit do
     else
       local wait_until = nil
       if check_keys then
-        local rk = data[at + 3]
+        local rk = data[at + 4]
         if rk then wait_until = key_wait(rk) end
       end
       if wait_until then
@@ -128,6 +134,7 @@ while reserved < allowed and scanned < scan_limit do
       else
         attempts = attempts + 1
         counts[#counts + 1], counts[#counts + 2] = f_att(id), attempts
+        if worker ~= '' then counts[#counts + 1], counts[#counts + 2] = f_wrk(id), worker end
         leases[#leases + 1], leases[#leases + 2] = lease_text, id
         reserved = reserved + 1
         out[#out + 1] = id
