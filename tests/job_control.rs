@@ -201,3 +201,25 @@ fn exec_result_keeps_stdout_and_keep_done_is_range_checked() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("keep_done of 31d is over the limit of 30d"), "{out:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_job_page_shows_progress_worker_and_result() {
+    let b = util::broker("job-page").await;
+    let id = b.enqueue(job("jp", "resize", "{}")).await.unwrap().id;
+    let mut sel = Selector::strict([q("jp")]).unwrap();
+    let r = b.reserve_for(&mut sel, 1, Duration::from_secs(60), "w-page").await.unwrap().remove(0);
+    assert!(b.progress(&r.lease, 40, "resizing <b>big</b>").await.unwrap());
+    let web = crate::web_support::WebProc::start(b.prefix(), &[]);
+    let page = web.get(&format!("/queues/jp/jobs/{id}"), &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("40% · resizing &lt;b&gt;big&lt;/b&gt;"), "progress, escaped: {}", page.body);
+    assert!(page.body.contains("w-page"), "the worker running it: {}", page.body);
+    assert!(b.progress(&r.lease, 100, "written").await.unwrap());
+    let result = weir::broker::check_result(&serde_json::json!({ "bytes": 4321 })).unwrap();
+    let done = weir::broker::Done { lease: r.lease, run_time: Duration::from_millis(3), result: Some(result) };
+    assert_eq!(b.ack_done(&[done]).await.unwrap(), vec![true]);
+    let page = web.get(&format!("/queues/jp/jobs/{id}"), &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("100% · written") && page.body.contains("4321"), "{}", page.body);
+    assert!(!page.body.contains("w-page"), "a done job has no worker");
+}

@@ -1,6 +1,8 @@
 //! One job: its envelope, payload (pretty JSON; bincode as its base64 text),
 //! attempts, every error with its time, state and score, unique and rate
-//! keys; delete, run now (a delayed job) and retry (a dead job).
+//! keys, the latest progress and (active) the worker running it; delete,
+//! run now (a delayed job) and retry (a dead job). A done job: its record,
+//! with result and progress.
 use crate::State;
 use crate::error::{Result, WebError};
 use crate::layout::{self, Ctx, time};
@@ -47,6 +49,8 @@ pub async fn page(
         Err(WebError::NotFound(msg)) => return done_page(&app, &ctx, &queue, &id, msg).await,
         other => other?,
     };
+    // Progress, worker and cancel request: what the job's status adds.
+    let st = app.broker.status_in(&q, &id).await?;
     let parsed = info.parse_envelope();
     let here = format!("/queues/{}/jobs/{}", seg(q.as_str()), seg(&id));
     let body = html! {
@@ -60,6 +64,15 @@ pub async fn page(
                     div { dt { (score_label(s)) } dd { (time(score)) } }
                 }
                 div { dt { "Attempts" } dd { (info.attempts) " of " @match info.max_attempts { Some(m) => (m), None => "?" } } }
+                @if let Some(w) = st.as_ref().and_then(|s| s.worker.as_ref()) {
+                    div { dt { "Worker" } dd { span.mono { (w.id) } @if let (Some(h), Some(pid)) = (&w.host, w.pid) { " (" (h) ", pid " (pid) ")" } } }
+                }
+                @if let Some(t) = st.as_ref().and_then(|s| s.cancel_requested_at) {
+                    div { dt { "Cancel requested" } dd { (time(t)) } }
+                }
+                @if let Some(pr) = st.as_ref().and_then(|s| s.progress.as_ref()) {
+                    (progress(pr))
+                }
             }
         }
         div.actions {
@@ -124,6 +137,7 @@ async fn done_page(app: &crate::App, ctx: &Ctx, queue: &str, id: &str, missing: 
             @if let Some(t) = st.done_at { div { dt { "Done at" } dd { (time(t)) } } }
             div { dt { "Attempts" } dd { (st.attempts) } }
             @if let Some(k) = &st.kind { div { dt { "Kind" } dd { (k) } } }
+            @if let Some(pr) = &st.progress { (progress(pr)) }
         }
         @if let Some(r) = &st.result {
             h2 { "Result" }
@@ -135,6 +149,13 @@ async fn done_page(app: &crate::App, ctx: &Ctx, queue: &str, id: &str, missing: 
         }
     };
     Ok(layout::page(ctx, &format!("Job {id}"), "", body))
+}
+
+/// The latest progress as one figure: `40% · resizing`, with when it was stored.
+fn progress(p: &weir_broker::Progress) -> maud::Markup {
+    html! {
+        div.progress { dt { "Progress" } dd { meter min="0" max="100" value=(p.percent) {} " " (p.percent) "% · " (p.message) span.when { " " (time(p.at)) } } }
+    }
 }
 
 /// POST `/queues/{queue}/jobs/{id}/delete`: deletes a job that is not running.
