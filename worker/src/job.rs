@@ -160,14 +160,18 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, stop: JobStop, permi
             }
             Outcome::Failed(JobError::RateLimited { message, after, hold }) => {
                 shared.leases.remove(&lease);
-                let snoozed = snooze(&shared, &lease, &message, after, hold).await;
+                // Boxed, as are the other finishing calls below: each holds a
+                // whole Redis call (several KB of future), and inline they
+                // would make every job's task that large, copied on every
+                // spawn even though the ack path needs none of them.
+                let snoozed = Box::pin(snooze(&shared, &lease, &message, after, hold)).await;
                 record((snoozed == Some(true)).then_some(JobOutcome::Snoozed), snoozed == Some(false), None);
                 false
             }
             Outcome::Failed(e) => {
                 shared.leases.remove(&lease);
                 let error = traced.then(|| e.to_string());
-                let failed = fail(&shared, &lease, e, &backoff, max_attempts).await;
+                let failed = Box::pin(fail(&shared, &lease, e, &backoff, max_attempts)).await;
                 let counted = match failed {
                     Some(FailOutcome::Lost) | None => None,
                     Some(FailOutcome::Cancelled) => Some(JobOutcome::Cancelled),
@@ -180,7 +184,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Reserved, stop: JobStop, permi
             }
             Outcome::UnknownKind(after) => {
                 shared.leases.remove(&lease);
-                let put_back = crate::unknown::put_back(&shared, &lease, &kind, after).await;
+                let put_back = Box::pin(crate::unknown::put_back(&shared, &lease, &kind, after)).await;
                 record((put_back == Some(true)).then_some(JobOutcome::Deferred), put_back == Some(false), None);
                 false
             }
