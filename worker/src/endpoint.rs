@@ -60,6 +60,9 @@ pub async fn ready(broker: &Broker) -> (StatusCode, String) {
     }
 }
 
+/// How often the histograms' pending samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The server, as a service the worker stops last.
 #[derive(Debug, Default)]
 pub(crate) struct Endpoint {
@@ -74,10 +77,26 @@ impl Endpoint {
         broker: Broker,
         draining: CancellationToken,
     ) {
-        let app = router(Probe { metrics, broker, draining });
+        let app = router(Probe { metrics: metrics.clone(), broker, draining });
         self.service.start(|stop| async move {
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await {
-                tracing::warn!(error = %e, "the metrics endpoint stopped");
+            // The recorder keeps each histogram sample until it is folded
+            // into its buckets, which a scrape does; without scrapes (no
+            // Prometheus yet, or it is down) they would pile up for every
+            // job. Folding them every few seconds bounds the memory.
+            let upkeep = async {
+                let mut tick = tokio::time::interval(UPKEEP_EVERY);
+                loop {
+                    tick.tick().await;
+                    metrics.upkeep();
+                }
+            };
+            tokio::select! {
+                served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()) => {
+                    if let Err(e) = served {
+                        tracing::warn!(error = %e, "the metrics endpoint stopped");
+                    }
+                }
+                () = upkeep => {}
             }
         });
     }

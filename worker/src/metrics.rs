@@ -286,6 +286,12 @@ impl Metrics {
         }
     }
 
+    /// Folds the histograms' pending samples into their buckets (what a
+    /// scrape does too), so memory stays bounded between scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     /// One Redis call of `op` took `took`; `ok` whether it succeeded.
     pub fn redis(&self, op: RedisOp, took: Duration, ok: bool) {
         let (h, errors) = &self.redis[op as usize];
