@@ -231,6 +231,26 @@ fn completions_name_the_subcommands_in_every_shell() {
     assert!(err.contains("tcsh") && err.contains("bash"), "{err}");
 }
 
+/// A reader that quits early (`weir completions bash | head -1`) ends the
+/// output quietly: no panic, no backtrace, exit 0.
+#[test]
+fn completions_and_man_into_a_closed_pipe_end_quietly() {
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let mut child = util::weir("cli-pipe")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read nothing and close our end: every write of the child then fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 /// `weir man` prints weir.1 as roff; `weir man --out DIR` writes one page
 /// per command, subcommands of subcommands included.
 #[test]

@@ -25,9 +25,11 @@ pub struct ManArgs {
 /// Prints the completion script of `a.shell` to stdout.
 pub fn completions(a: CompletionsArgs) -> anyhow::Result<ExitCode> {
     let mut cmd = Cli::command();
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(a.shell, &mut cmd, "weir", &mut out);
-    out.flush().context("cannot write the completions")?;
+    // Generated into memory first: clap_complete panics when its writer
+    // fails, and stdout fails as soon as a reader such as `head` has quit.
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "weir", &mut script);
+    print_all(&script).context("cannot write the completions")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -45,9 +47,9 @@ pub fn man(a: ManArgs) -> anyhow::Result<ExitCode> {
             println!("wrote {} man pages into {}: {}", pages.len(), dir.display(), pages.join(" "));
         }
         None => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(cmd).render(&mut out).context("cannot write the man page")?;
-            out.flush().context("cannot write the man page")?;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page).context("cannot render the man page")?;
+            print_all(&page).context("cannot write the man page")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -63,4 +65,14 @@ fn write_pages(cmd: clap::Command, dir: &std::path::Path, pages: &mut Vec<String
         write_pages(sub, dir, pages)?;
     }
     Ok(())
+}
+
+/// Writes `bytes` to stdout. A reader that stopped early (`| head`) is not an
+/// error: what it wanted has been written.
+fn print_all(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
 }
