@@ -100,6 +100,21 @@ impl Params {
     }
 }
 
+/// "Retry all matching… / Delete all matching…": posts the filter to `path`,
+/// which counts the matches and asks before doing anything (the Redis dead
+/// sets and the SQL archive alike).
+fn matching_form(ctx: &Ctx, path: &str, p: &Params) -> Markup {
+    html! {
+        form.inline method="post" action=(ctx.url(path)) {
+            input type="hidden" name="csrf" value=(ctx.csrf);
+            @for (k, v) in p.pairs() { input type="hidden" name=(k) value=(v); }
+            button.primary type="submit" name="do" value="retry" { "Retry all matching…" }
+            " "
+            button.danger type="submit" name="do" value="delete" { "Delete all matching…" }
+        }
+    }
+}
+
 fn filter_form(ctx: &Ctx, p: &Params, queues: &[(QueueName, u64)]) -> Markup {
     let chosen = text(&p.queue);
     html! {
@@ -153,15 +168,7 @@ pub async fn page(
             @if app.config.store.is_some() { " · " a href=(ctx.url("/dead/archive")) { "the SQL archive" } } }
         (filter_form(&ctx, &p, &queues))
         @if let Some((q, page)) = listing {
-            @if !ctx.read_only {
-                form.inline method="post" action=(ctx.url("/dead/all")) {
-                    input type="hidden" name="csrf" value=(ctx.csrf);
-                    @for (k, v) in p.pairs() { input type="hidden" name=(k) value=(v); }
-                    button.primary type="submit" name="do" value="retry" { "Retry all matching…" }
-                    " "
-                    button.danger type="submit" name="do" value="delete" { "Delete all matching…" }
-                }
-            }
+            @if !ctx.read_only { (matching_form(&ctx, "/dead/all", &p)) }
             form #dead-selection method="post" action=(ctx.url("/dead/selected")) {
                 input type="hidden" name="csrf" value=(ctx.csrf);
                 input type="hidden" name="queue" value=(q);
@@ -349,15 +356,7 @@ pub async fn archive(
             label { "Died over " input type="text" name="older" value=[text(&p.older)] placeholder="7d" size="5"; " ago" }
             button type="submit" { "Filter" }
         }
-        @if !ctx.read_only {
-            form.inline method="post" action=(ctx.url("/dead/archive/all")) {
-                input type="hidden" name="csrf" value=(ctx.csrf);
-                @for (k, v) in p.pairs() { input type="hidden" name=(k) value=(v); }
-                button.primary type="submit" name="do" value="retry" { "Retry all matching…" }
-                " "
-                button.danger type="submit" name="do" value="delete" { "Delete all matching…" }
-            }
-        }
+        @if !ctx.read_only { (matching_form(&ctx, "/dead/archive/all", &p)) }
         form #archive-selection method="post" action=(ctx.url("/dead/archive/retry")) {
             input type="hidden" name="csrf" value=(ctx.csrf);
             div.scroll { table {
