@@ -4,7 +4,7 @@ use crate::broker_enqueue::q;
 use crate::util;
 use std::collections::HashMap;
 use std::fs::File;
-use std::process::{Child, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use weir::broker::Broker;
 
@@ -25,6 +25,22 @@ async fn live_workers(b: &Broker) -> usize {
     b.workers(Duration::from_secs(15)).await.unwrap().into_iter().filter(|w| !w.drain).count()
 }
 
+/// A broker under a fresh prefix (returned too, for the `weir` commands) with
+/// `n` sleepers of `ms` each on `default`: where every test here starts.
+async fn broker_with_sleepers(name: &str, n: usize, ms: u64) -> (Broker, String) {
+    let prefix = util::prefix(name);
+    let b = util::broker_with(util::config(&prefix)).await;
+    enqueue_sleepers(&b, "default", n, ms).await;
+    (b, prefix)
+}
+
+/// `weir autoscale --queues default`, the queue the tests here scale for.
+fn autoscale(prefix: &str) -> std::process::Command {
+    let mut c = util::weir(prefix);
+    c.args(["autoscale", "--queues", "default"]);
+    c
+}
+
 /// Polls until `f` holds, panicking with `what` after `within`.
 async fn wait_for(within: Duration, what: &str, mut f: impl AsyncFnMut() -> bool) {
     assert!(util::eventually(within, async || f().await).await, "timed out waiting for {what}");
@@ -41,8 +57,7 @@ impl Supervisor {
         let dir = std::env::temp_dir();
         let out = dir.join(format!("{prefix}.out"));
         let err = dir.join(format!("{prefix}.err"));
-        let child = util::weir(prefix)
-            .arg("autoscale")
+        let child = autoscale(prefix)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::from(File::create(&out).unwrap()))
@@ -56,18 +71,27 @@ impl Supervisor {
         std::fs::read_to_string(&self.err).unwrap_or_default()
     }
 
-    /// SIGTERM, then wait for it (it drains its workers first).
-    fn stop(mut self) -> (String, String) {
+    /// SIGTERM: the first starts a graceful stop, a second cuts it short.
+    fn term(&self) {
         let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let started = Instant::now();
+    }
+
+    /// Its exit status, panicking with `what` and its log if it still runs at `deadline`.
+    fn wait_exit(&mut self, deadline: Instant, what: &str) -> ExitStatus {
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "supervisor exited with {status}\n{}", self.log());
-                break;
+                return status;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "supervisor did not stop\n{}", self.log());
+            assert!(Instant::now() < deadline, "{what}\n{}", self.log());
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// SIGTERM, then wait for it (it drains its workers first).
+    fn stop(mut self) -> (String, String) {
+        self.term();
+        let status = self.wait_exit(Instant::now() + Duration::from_secs(60), "supervisor did not stop");
+        assert!(status.success(), "supervisor exited with {status}\n{}", self.log());
         (std::fs::read_to_string(&self.out).unwrap(), self.log())
     }
 }
@@ -98,15 +122,11 @@ fn worker_cmd(extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sidecar_scales_up_with_the_backlog_and_back_down_and_runs_every_job_once() {
-    let prefix = util::prefix("autoscale-sidecar");
-    let b = util::broker_with(util::config(&prefix)).await;
-    enqueue_sleepers(&b, "default", 20_000, 5).await;
+    let (b, prefix) = broker_with_sleepers("autoscale-sidecar", 20_000, 5).await;
     let cmd = worker_cmd("");
     let sup = Supervisor::start(
         &prefix,
         &[
-            "--queues",
-            "default",
             "--min",
             "1",
             "--max",
@@ -149,26 +169,11 @@ async fn sidecar_scales_up_with_the_backlog_and_back_down_and_runs_every_job_onc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_that_exits_on_max_jobs_is_replaced_while_work_remains() {
-    let prefix = util::prefix("autoscale-maxjobs");
-    let b = util::broker_with(util::config(&prefix)).await;
-    enqueue_sleepers(&b, "default", 3_000, 1).await;
+    let (b, prefix) = broker_with_sleepers("autoscale-maxjobs", 3_000, 1).await;
     let cmd = worker_cmd("--max-jobs 500");
     let sup = Supervisor::start(
         &prefix,
-        &[
-            "--queues",
-            "default",
-            "--min",
-            "1",
-            "--max",
-            "1",
-            "--tick",
-            "500ms",
-            "--cooldown",
-            "1s",
-            "--worker-cmd",
-            &cmd,
-        ],
+        &["--min", "1", "--max", "1", "--tick", "500ms", "--cooldown", "1s", "--worker-cmd", &cmd],
     );
     wait_for(Duration::from_secs(60), "the backlog to clear", async || {
         b.stats(&q("default")).await.unwrap().processed == 3_000
@@ -182,17 +187,12 @@ async fn a_worker_that_exits_on_max_jobs_is_replaced_while_work_remains() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cron_runs_start_detached_workers_and_drain_them_when_the_backlog_clears() {
-    let prefix = util::prefix("autoscale-cron");
-    let b = util::broker_with(util::config(&prefix)).await;
-    enqueue_sleepers(&b, "default", 20_000, 5).await;
+    let (b, prefix) = broker_with_sleepers("autoscale-cron", 20_000, 5).await;
     let cmd = worker_cmd("");
     let once = |prefix: &str| {
-        let out = util::run_ok(util::weir(prefix).args([
-            "autoscale",
+        let out = util::run_ok(autoscale(prefix).args([
             "--once",
             "--json",
-            "--queues",
-            "default",
             "--min",
             "0",
             "--max",
@@ -233,9 +233,7 @@ async fn cron_runs_start_detached_workers_and_drain_them_when_the_backlog_clears
 
 #[tokio::test]
 async fn dry_run_prints_the_decision_and_acts_on_nothing() {
-    let prefix = util::prefix("autoscale-dry");
-    let b = util::broker_with(util::config(&prefix)).await;
-    enqueue_sleepers(&b, "default", 100, 5).await;
+    let (b, prefix) = broker_with_sleepers("autoscale-dry", 100, 5).await;
     b.enqueue_many(
         (0..5_000).map(|i| weir::broker::NewJob::json(q("held"), "k", serde_json::value::to_raw_value(&i).unwrap())),
     )
@@ -265,34 +263,20 @@ async fn dry_run_prints_the_decision_and_acts_on_nothing() {
     let history = util::run_ok(util::weir(&prefix).args(["autoscale", "--history"]));
     assert!(history.trim().is_empty(), "a dry run records nothing: {history}");
     // Bad flags: one clear line, nothing done.
-    let bad =
-        util::weir(&prefix).args(["autoscale", "--queues", "default", "--min", "5", "--max", "2"]).output().unwrap();
+    let bad = autoscale(&prefix).args(["--min", "5", "--max", "2"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--min 5 is above --max 2"));
 }
 
 #[tokio::test]
 async fn scale_cmd_gets_the_desired_count_instead_of_spawning() {
-    let prefix = util::prefix("autoscale-scale-cmd");
-    let b = util::broker_with(util::config(&prefix)).await;
-    enqueue_sleepers(&b, "default", 10_000, 100).await;
+    let (b, prefix) = broker_with_sleepers("autoscale-scale-cmd", 10_000, 100).await;
     let out = std::env::temp_dir().join(format!("{prefix}.scale"));
     // `CMD DESIRED` runs through sh: the count arrives as the last argument,
     // and in WEIR_DESIRED beside WEIR_CURRENT.
     let cmd =
         format!("printf '%s %s' \"$WEIR_CURRENT\" \"$WEIR_DESIRED\" > {f}; printf ' %s' >> {f}", f = out.display());
-    util::run_ok(util::weir(&prefix).args([
-        "autoscale",
-        "--once",
-        "--queues",
-        "default",
-        "--max",
-        "7",
-        "--clear-within",
-        "5s",
-        "--scale-cmd",
-        &cmd,
-    ]));
+    util::run_ok(autoscale(&prefix).args(["--once", "--max", "7", "--clear-within", "5s", "--scale-cmd", &cmd]));
     let written = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);
     assert_eq!(written, "0 7 7", "current 0, desired 7 (the backlog wants more than --max)");
@@ -337,19 +321,13 @@ async fn workers_it_starts_inherit_its_redis_settings() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_signal_makes_the_sidecar_stop_its_workers_now() {
-    let prefix = util::prefix("autoscale-second-signal");
-    let b = util::broker_with(util::config(&prefix)).await;
     // One job that would hold a graceful stop for a minute.
-    enqueue_sleepers(&b, "default", 1, 60_000).await;
+    let (b, prefix) = broker_with_sleepers("autoscale-second-signal", 1, 60_000).await;
     let cmd = worker_cmd("--grace 60s --timeout 120s");
-    let mut sup = Supervisor::start(
-        &prefix,
-        &["--queues", "default", "--min", "1", "--max", "1", "--tick", "1s", "--worker-cmd", &cmd],
-    );
+    let mut sup = Supervisor::start(&prefix, &["--min", "1", "--max", "1", "--tick", "1s", "--worker-cmd", &cmd]);
     wait_for(Duration::from_secs(20), "the job to start", async || b.stats(&q("default")).await.unwrap().active == 1)
         .await;
-    let pid = sup.child.id().to_string();
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(&pid).status();
+    sup.term();
     let log_has = |sup: &Supervisor, what: &str| sup.log().contains(what);
     let started = Instant::now();
     while !log_has(&sup, "autoscaler stopping") {
@@ -359,14 +337,8 @@ async fn a_second_signal_makes_the_sidecar_stop_its_workers_now() {
     // The worker now waits for its job (grace 60 s); the second signal cuts that short.
     std::thread::sleep(Duration::from_millis(500));
     assert!(sup.child.try_wait().unwrap().is_none(), "the sidecar should still be waiting for its worker");
-    let _ = std::process::Command::new("kill").arg("-TERM").arg(&pid).status();
-    let status = loop {
-        if let Some(status) = sup.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "the second signal did not stop it\n{}", sup.log());
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    sup.term();
+    let status = sup.wait_exit(started + Duration::from_secs(30), "the second signal did not stop it");
     assert!(status.success(), "{status}\n{}", sup.log());
     assert!(sup.log().contains("telling the workers to stop now"), "{}", sup.log());
     let s = b.stats(&q("default")).await.unwrap();

@@ -1,5 +1,5 @@
 //! Pause/resume, delete by id, stats.
-use crate::broker_enqueue::{job, q};
+use crate::broker_enqueue::{enqueue_ids, job, q};
 use crate::util;
 use std::time::Duration;
 use weir::broker::{JobState, RunAt, Selector, Unique};
@@ -72,13 +72,7 @@ async fn stats_report_every_figure() {
 async fn the_dead_set_stays_bounded() {
     let cfg = weir::broker::BrokerConfig { dead_max_len: 3, ..util::config(&util::prefix("dead-bound")) };
     let b = util::broker_with(cfg).await;
-    let ids: Vec<String> = b
-        .enqueue_many((0..5).map(|i| job("x", "k", &i.to_string())))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = enqueue_ids(&b, (0..5).map(|i| job("x", "k", &i.to_string()))).await;
     let mut sel = Selector::strict([q("x")]).unwrap();
     for r in b.reserve(&mut sel, 5, Duration::from_secs(30)).await.unwrap() {
         b.bury(&r.lease, "gone").await.unwrap();

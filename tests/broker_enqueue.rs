@@ -12,6 +12,11 @@ pub fn job(queue: &str, kind: &str, payload: &str) -> NewJob {
     NewJob::json(q(queue), kind, RawValue::from_string(payload.to_string()).unwrap())
 }
 
+/// Enqueues `jobs` (in one `enqueue_many`); their ids in order.
+pub async fn enqueue_ids(b: &Broker, jobs: impl IntoIterator<Item = NewJob>) -> Vec<String> {
+    b.enqueue_many(jobs).await.unwrap().into_iter().map(|e| e.id).collect()
+}
+
 #[tokio::test]
 async fn enqueue_now_at_and_after() {
     let b = util::broker("enqueue-times").await;

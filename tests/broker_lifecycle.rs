@@ -1,6 +1,6 @@
 //! Ack, fail (retry and dead), extend, release, promote, reclaim; and the
 //! invariant that a job is always in exactly one state.
-use crate::broker_enqueue::{job, q};
+use crate::broker_enqueue::{enqueue_ids, job, q};
 use crate::util;
 use std::time::Duration;
 use weir::broker::{Broker, FailOutcome, JobState, OffsetClock, Selector};
@@ -205,7 +205,7 @@ async fn concurrent_operations_never_lose_or_duplicate_a_job() {
         j.max_attempts = 2;
         j
     });
-    let ids: Vec<String> = b.enqueue_many(jobs).await.unwrap().into_iter().map(|e| e.id).collect();
+    let ids = enqueue_ids(&b, jobs).await;
     let mut workers = Vec::new();
     for w in 0..4 {
         let b = b.clone();

@@ -1,6 +1,6 @@
 //! Reserve: weighted shares, starvation, strict order, paused and empty
 //! queues, damaged job data.
-use crate::broker_enqueue::{job, q};
+use crate::broker_enqueue::{enqueue_ids, job, q};
 use crate::util;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -107,13 +107,7 @@ async fn strict_takes_queues_in_order() {
 #[tokio::test]
 async fn pending_is_fifo_within_a_queue() {
     let b = util::broker("fifo").await;
-    let ids: Vec<String> = b
-        .enqueue_many((0..50).map(|i| job("f", "k", &i.to_string())))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = enqueue_ids(&b, (0..50).map(|i| job("f", "k", &i.to_string()))).await;
     let mut sel = Selector::strict([q("f")]).unwrap();
     let got: Vec<String> = b.reserve(&mut sel, 50, LEASE).await.unwrap().into_iter().map(|r| r.lease.id).collect();
     assert_eq!(got, ids);

@@ -7,6 +7,13 @@ fn stats(prefix: &str) -> serde_json::Value {
     serde_json::from_str(&util::run_ok(util::weir(prefix).args(["stats", "--json"]))).unwrap()
 }
 
+/// `weir enqueue --queue mail --kind send --json PAYLOAD EXTRA...`: what it printed (the id).
+fn enqueue_mail(prefix: &str, payload: &str, extra: &[&str]) -> String {
+    util::run_ok(
+        util::weir(prefix).args(["enqueue", "--queue", "mail", "--kind", "send", "--json", payload]).args(extra),
+    )
+}
+
 /// `weir enqueue <args> --stdin` fed `input`: (exit code, stdout, stderr).
 fn enqueue_stdin(prefix: &str, args: &[&str], input: &str) -> (Option<i32>, String, String) {
     util::enqueue_stdin(util::weir(prefix), args, input)
@@ -16,47 +23,15 @@ fn enqueue_stdin(prefix: &str, args: &[&str], input: &str) -> (Option<i32>, Stri
 async fn enqueue_stats_pause_resume() {
     let prefix = util::prefix("cli");
     let b = util::broker_with(util::config(&prefix)).await;
-    let id = util::run_ok(util::weir(&prefix).args([
-        "enqueue",
-        "--queue",
-        "mail",
-        "--kind",
-        "send",
-        "--json",
-        r#"{"to":"a@b"}"#,
-    ]));
+    let id = enqueue_mail(&prefix, r#"{"to":"a@b"}"#, &[]);
     let id = id.trim();
     assert_eq!(id.len(), 26, "a ULID: {id}");
     let info = b.job(&q("mail"), id).await.unwrap().unwrap();
     assert_eq!(info.state, Some(JobState::Pending));
     assert_eq!(info.parse_envelope().unwrap().unwrap().payload.get(), r#"{"to":"a@b"}"#);
 
-    let later = util::run_ok(util::weir(&prefix).args([
-        "enqueue",
-        "--queue",
-        "mail",
-        "--kind",
-        "send",
-        "--json",
-        "{}",
-        "--delay",
-        "30s",
-        "--max-attempts",
-        "2",
-        "--unique-key",
-        "u1",
-    ]));
-    let again = util::run_ok(util::weir(&prefix).args([
-        "enqueue",
-        "--queue",
-        "mail",
-        "--kind",
-        "send",
-        "--json",
-        "{}",
-        "--unique-key",
-        "u1",
-    ]));
+    let later = enqueue_mail(&prefix, "{}", &["--delay", "30s", "--max-attempts", "2", "--unique-key", "u1"]);
+    let again = enqueue_mail(&prefix, "{}", &["--unique-key", "u1"]);
     assert_eq!(later, again, "the unique key returned the existing job's id");
     let info = b.job(&q("mail"), later.trim()).await.unwrap().unwrap();
     assert_eq!((info.state, info.max_attempts), (Some(JobState::Delayed), Some(2)));

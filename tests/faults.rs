@@ -11,7 +11,7 @@
 //!   before its time, no lease is stolen, since every time weir compares
 //!   comes from Redis's `TIME`.
 use crate::util::{self, RedisServer};
-use crate::worker_support::{WorkerProc, enqueue_n, job, q, wait_stats};
+use crate::worker_support::{WorkerProc, enqueue_ids, enqueue_n, job, q, wait_stats};
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -384,7 +384,7 @@ async fn a_worker_with_a_skewed_clock_does_not_run_jobs_early_or_steal_leases() 
             ..job("ahead", "weir.stamp", r#"{"ms":1500}"#)
         })
         .collect();
-    let ids: Vec<String> = b.enqueue_many(jobs).await.unwrap().into_iter().map(|e| e.id).collect();
+    let ids = enqueue_ids(&b, jobs).await;
     let starts = watch_stamps(&[&ahead, &normal], &ids, Duration::from_secs(40));
     let earliest = starts.iter().map(|s| s.2.duration_since(enqueued_at)).min().unwrap();
     let early: Vec<_> = starts.iter().filter(|s| s.2 < enqueued_at + Duration::from_secs(5)).collect();
@@ -421,7 +421,7 @@ async fn a_worker_with_a_skewed_clock_does_not_run_jobs_early_or_steal_leases() 
     tokio::time::sleep(Duration::from_millis(700)).await;
     let jobs: Vec<NewJob> =
         (0..20).map(|i| job("behind", "weir.stamp", &format!(r#"{{"ms":{}}}"#, 1000 + 50 * i))).collect();
-    let ids: Vec<String> = b.enqueue_many(jobs).await.unwrap().into_iter().map(|e| e.id).collect();
+    let ids = enqueue_ids(&b, jobs).await;
     let starts = watch_stamps(&[&behind, &normal], &ids, Duration::from_secs(40));
     let by_behind = starts.iter().filter(|s| s.0 == 0).count();
     let skew_s = skew_of(&starts);

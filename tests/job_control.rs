@@ -2,7 +2,7 @@
 //! and progress kept with the done record, `Client::wait`, and the retention
 //! of done records (`--keep-done`).
 use crate::util;
-use crate::worker_support::{WorkerProc, job, q};
+use crate::worker_support::{WorkerProc, enqueue_ids, job, q};
 use std::time::Duration;
 use weir::broker::{BrokerConfig, JobState, Selector, redis::cmd};
 use weir_worker::{JobError, Worker};
@@ -144,13 +144,7 @@ async fn done_records_are_bounded_in_number_newest_kept() {
     config.clock.freeze();
     let b = util::broker_with(config.clone()).await;
     let k = b.keys(&q("m"));
-    let ids: Vec<String> = b
-        .enqueue_many((0..12).map(|i| job("m", "weir.noop", &i.to_string())))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = enqueue_ids(&b, (0..12).map(|i| job("m", "weir.noop", &i.to_string()))).await;
     let mut sel = Selector::strict([q("m")]).unwrap();
     // Acked in three calls, one millisecond apart, so their done-at order is known.
     for chunk in [4, 4, 4] {

@@ -58,15 +58,9 @@ async fn a_queue_rate_limit_holds_across_three_workers() {
     let b = util::broker_with(util::config(&prefix)).await;
     util::run_ok(util::weir(&prefix).args(["limit", "set", "webhooks", "--rate", "50/s", "--burst", "10", "--create"]));
     enqueue_n(&b, "webhooks", "weir.stamp", "{}", 600).await;
-    let workers: Vec<WorkerProc> =
-        (0..3).map(|_| WorkerProc::start(&prefix, &["--queues", "webhooks", "--concurrency", "16"])).collect();
+    let workers = fleet(&prefix, 3, &["--queues", "webhooks", "--concurrency", "16"]);
     wait_processed(&b, "webhooks", 600, Duration::from_secs(40)).await;
-    let mut lines = Vec::new();
-    for mut w in workers {
-        stop(&mut w);
-        lines.extend(w.lines());
-    }
-    let runs = stamps(&lines);
+    let runs = stop_all(workers);
     assert_eq!(runs.len(), 600);
     let starts: Vec<i64> = runs.iter().map(|r| r.1).collect();
     let span = starts.iter().max().unwrap() - starts.iter().min().unwrap();
@@ -110,15 +104,9 @@ async fn rate_keys_run_at_their_own_pace_and_other_keys_are_not_delayed() {
         .map(|(e, j)| (e.id, j.rate_key.clone().unwrap()))
         .collect();
     let key_of: HashMap<String, String> = ids.into_iter().collect();
-    let workers: Vec<WorkerProc> =
-        (0..2).map(|_| WorkerProc::start(&prefix, &["--queues", "discord", "--concurrency", "8"])).collect();
+    let workers = fleet(&prefix, 2, &["--queues", "discord", "--concurrency", "8"]);
     wait_processed(&b, "discord", 100, Duration::from_secs(30)).await;
-    let mut lines = Vec::new();
-    for mut w in workers {
-        stop(&mut w);
-        lines.extend(w.lines());
-    }
-    let runs = stamps(&lines);
+    let runs = stop_all(workers);
     let starts_of = |key: &str| -> Vec<i64> { runs.iter().filter(|r| key_of[&r.0] == key).map(|r| r.1).collect() };
     let t0 = runs.iter().map(|r| r.1).min().unwrap();
     let span = |v: &[i64]| v.iter().max().unwrap() - v.iter().min().unwrap();
@@ -148,7 +136,7 @@ async fn a_concurrency_cap_holds_across_workers_even_when_one_is_killed() {
     util::run_ok(util::weir(&prefix).args(["limit", "set", "payments", "--concurrency", "4", "--create"]));
     enqueue_n(&b, "payments", "weir.stamp", r#"{"ms":40}"#, 240).await;
     let args = ["--queues", "payments", "--concurrency", "8", "--timeout", "2s", "--heartbeat", "1s"];
-    let mut workers: Vec<WorkerProc> = (0..3).map(|_| WorkerProc::start(&prefix, &args)).collect();
+    let mut workers = fleet(&prefix, 3, &args);
     wait_processed(&b, "payments", 40, Duration::from_secs(20)).await;
     workers[0].kill9();
     let killed_at = chrono_ms();
@@ -179,6 +167,21 @@ async fn a_concurrency_cap_holds_across_workers_even_when_one_is_killed() {
     assert!(peak >= 3, "the cap was actually reached: {peak}");
     let s = b.stats(&q("payments")).await.unwrap();
     assert_eq!((s.pending, s.active, s.dead), (0, 0, 0));
+}
+
+/// `n` workers, each `weir work --builtin-kinds ARGS`.
+fn fleet(prefix: &str, n: usize, args: &[&str]) -> Vec<WorkerProc> {
+    (0..n).map(|_| WorkerProc::start(prefix, args)).collect()
+}
+
+/// Stops every worker ([`stop`]); the runs all of them stamped.
+fn stop_all(workers: Vec<WorkerProc>) -> Vec<(String, i64, Option<i64>)> {
+    let mut lines = Vec::new();
+    for mut w in workers {
+        stop(&mut w);
+        lines.extend(w.lines());
+    }
+    stamps(&lines)
 }
 
 /// SIGTERM, wait for the exit, and let the output readers drain.

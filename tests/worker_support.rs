@@ -6,16 +6,10 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use weir::QueueName;
 use weir::broker::{Broker, NewJob};
 
-pub fn q(name: &str) -> QueueName {
-    QueueName::new(name).unwrap()
-}
-
-pub fn job(queue: &str, kind: &str, payload: &str) -> NewJob {
-    NewJob::json(q(queue), kind, serde_json::value::RawValue::from_string(payload.to_string()).unwrap())
-}
+// The broker tests' job builders, for the worker tests that import from here.
+pub use crate::broker_enqueue::{enqueue_ids, job, q};
 
 /// Enqueues `n` jobs of one kind and payload; returns their ids in order.
 pub async fn enqueue_n(b: &Broker, queue: &str, kind: &str, payload: &str, n: usize) -> Vec<String> {
@@ -24,7 +18,7 @@ pub async fn enqueue_n(b: &Broker, queue: &str, kind: &str, payload: &str, n: us
     while left > 0 {
         let batch = left.min(2000);
         let jobs: Vec<NewJob> = (0..batch).map(|_| job(queue, kind, payload)).collect();
-        ids.extend(b.enqueue_many(jobs).await.unwrap().into_iter().map(|e| e.id));
+        ids.extend(enqueue_ids(b, jobs).await);
         left -= batch;
     }
     ids
