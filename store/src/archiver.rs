@@ -10,7 +10,7 @@
 //! `P:lock:archiver` lock (`SET NX PX interval`) makes it.
 use crate::archive::DeadRecord;
 use crate::error::Result;
-use crate::lock::FleetLock;
+use crate::lock::LockedService;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,24 +39,14 @@ impl Default for ArchiverConfig {
 /// safe to call in any order, any number of times).
 #[derive(Debug, Clone)]
 pub struct Archiver {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    broker: Broker,
-    store: Store,
-    config: ArchiverConfig,
-    lock: FleetLock,
-    service: Service,
+    inner: Arc<LockedService<ArchiverConfig>>,
 }
 
 impl Archiver {
     /// The archiver for `store`; only the process holding the `archiver`
     /// fleet lock moves jobs, so any number may run.
     pub fn new(broker: Broker, store: Store, config: ArchiverConfig) -> Archiver {
-        let lock = crate::lock::service_lock(&broker, "archiver");
-        Archiver { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
+        Archiver { inner: LockedService::new(broker, store, config, "archiver") }
     }
 
     /// Starts a pass every `interval`; a second start is a no-op.

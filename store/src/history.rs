@@ -11,7 +11,7 @@
 //!
 //! One sampler per interval across the fleet: the holder of `P:lock:history`.
 use crate::error::Result;
-use crate::lock::FleetLock;
+use crate::lock::LockedService;
 use crate::store::{Store, on_pool};
 use serde::Serialize;
 use std::sync::Arc;
@@ -135,24 +135,14 @@ impl Store {
 /// The history sampler service. `start` spawns its loop; `stop` ends it.
 #[derive(Debug, Clone)]
 pub struct HistorySampler {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    broker: Broker,
-    store: Store,
-    config: HistoryConfig,
-    lock: FleetLock,
-    service: Service,
+    inner: Arc<LockedService<HistoryConfig>>,
 }
 
 impl HistorySampler {
     /// The sampler for `store`; it runs on whichever process holds the
     /// `history` fleet lock, so a fleet writes each minute once.
     pub fn new(broker: Broker, store: Store, config: HistoryConfig) -> HistorySampler {
-        let lock = crate::lock::service_lock(&broker, "history");
-        HistorySampler { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
+        HistorySampler { inner: LockedService::new(broker, store, config, "history") }
     }
 
     /// Starts sampling just after each interval boundary; a second start is a no-op.

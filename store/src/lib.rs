@@ -19,8 +19,8 @@
 //! - [`outbox`]: `client.enqueue_tx(&mut tx, job)` ([`EnqueueTx`]); [`relay`]: the service that
 //!   moves committed rows to Redis.
 //! - [`history`]: per-minute counts and the sampler service.
-//! - [`lock`]: the fleet locks (`P:lock:<service>`) so each service runs once across workers;
-//!   `lua/`: their renew and release scripts.
+//! - [`lock`]: the fleet locks (`P:lock:<service>`, the broker's [`lock::FleetLock`]) so each
+//!   service runs once across workers, and the parts every such service holds.
 //! - [`services`]: [`Services::start`], the one hook a worker calls.
 pub mod archive;
 pub mod archiver;

@@ -14,7 +14,7 @@
 //! runs, released at stop); the others stand by and take over when it lapses.
 use crate::archive::DeadRecord;
 use crate::error::Result;
-use crate::lock::FleetLock;
+use crate::lock::LockedService;
 use crate::outbox::OutboxRow;
 use crate::store::{Backend, Pool, Store};
 use std::sync::Arc;
@@ -58,24 +58,14 @@ impl RelayConfig {
 /// the fleet lock (both safe to call in any order, any number of times).
 #[derive(Debug, Clone)]
 pub struct Relay {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    broker: Broker,
-    store: Store,
-    config: RelayConfig,
-    lock: FleetLock,
-    service: Service,
+    inner: Arc<LockedService<RelayConfig>>,
 }
 
 impl Relay {
     /// The relay for `store`; only the process holding the `relay` fleet
     /// lock sends rows, so any number may run.
     pub fn new(broker: Broker, store: Store, config: RelayConfig) -> Relay {
-        let lock = crate::lock::service_lock(&broker, "relay");
-        Relay { inner: Arc::new(Inner { broker, store, config, lock, service: Service::default() }) }
+        Relay { inner: LockedService::new(broker, store, config, "relay") }
     }
 
     /// Starts relaying; a second start is a no-op.

@@ -73,6 +73,12 @@ pub struct Store {
 
 pub use weir_broker::redact_url;
 
+/// The pool settings of either backend: its size, and how long a query
+/// waits for a connection before it fails.
+fn pool_options<DB: sqlx::Database>(config: &StoreConfig) -> PoolOptions<DB> {
+    PoolOptions::new().max_connections(config.max_connections).acquire_timeout(config.connect_timeout)
+}
+
 impl Store {
     /// Connects and checks that the schema is the one this weir needs; an
     /// older schema is [`Error::SchemaOutdated`] (run `weir migrate`), never
@@ -110,13 +116,7 @@ impl Store {
                     Ok(Err(e)) => return Err(unreachable(e)),
                     Err(_) => return Err(unreachable(sqlx::Error::PoolTimedOut)),
                 }
-                let pool = PoolOptions::new()
-                    .max_connections(config.max_connections)
-                    .acquire_timeout(config.connect_timeout)
-                    .connect_with(opts)
-                    .await
-                    .map_err(unreachable)?;
-                Pool::Postgres(pool)
+                Pool::Postgres(pool_options(&config).connect_with(opts).await.map_err(unreachable)?)
             }
             Some(Backend::Sqlite) => {
                 let opts = SqliteConnectOptions::from_str(url)
@@ -134,13 +134,7 @@ impl Store {
                     });
                 }
                 let opts = opts.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(5));
-                let pool = PoolOptions::new()
-                    .max_connections(config.max_connections)
-                    .acquire_timeout(config.connect_timeout)
-                    .connect_with(opts)
-                    .await
-                    .map_err(unreachable)?;
-                Pool::Sqlite(pool)
+                Pool::Sqlite(pool_options(&config).connect_with(opts).await.map_err(unreachable)?)
             }
             None => return Err(invalid("the scheme must be postgres://, postgresql:// or sqlite:".into())),
         };
