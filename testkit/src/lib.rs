@@ -22,9 +22,11 @@
 //! - `slot`: [`key_slot`], the cluster's key-to-slot rule.
 //! - `node`: one `redis-server` process, its temp dir and its watcher; the
 //!   only place processes are spawned and killed.
+//! - `replication`: [`wait_replicated`], until replicas hold a master's writes.
 //! - `resp`: the RESP2 wire format; `wait`: polling with a reason.
 mod cluster;
 mod node;
+mod replication;
 mod resp;
 mod sentinel;
 mod server;
@@ -32,6 +34,7 @@ mod slot;
 mod wait;
 
 pub use cluster::RedisCluster;
+pub use replication::wait_replicated;
 pub use sentinel::SentinelGroup;
 pub use server::{RedisServer, RedisServerBuilder};
 pub use slot::key_slot;

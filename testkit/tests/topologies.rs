@@ -155,7 +155,7 @@ fn a_cluster_migrates_a_slot_live_and_fails_over() {
     assert_eq!(stdout(cluster.redis_cli(&["GET", &format!("weir:{{{queue}}}:job249")])), "249");
 
     // The replica must hold the keys before its master dies.
-    weir_testkit::cmd(target, &["WAIT", "1", "2000"]).unwrap();
+    weir_testkit::wait_replicated(target);
     let killed = cluster.kill9_master_of(slot);
     assert_eq!(killed, target);
     timed("cluster failover after kill9", || cluster.wait_failover());
@@ -173,7 +173,7 @@ fn a_sentinel_group_fails_over_on_request() {
     assert!(group.url().contains("?sentinelServiceName=weir&node=127.0.0.1:"), "{}", group.url());
     let old = group.master_port();
     assert_eq!(stdout(group.redis_cli(&["SET", "k", "v"])), "OK");
-    weir_testkit::cmd(old, &["WAIT", "1", "2000"]).unwrap();
+    weir_testkit::wait_replicated(old);
     let new = timed("sentinel failover", || group.failover());
     assert_ne!(new, old);
     assert_eq!(group.master_port(), new);
@@ -185,7 +185,7 @@ fn a_sentinel_group_fails_over_when_the_master_dies() {
     let mut group = timed("SentinelGroup started", SentinelGroup::start);
     let old = group.master_port();
     assert_eq!(stdout(group.redis_cli(&["SET", "k", "v"])), "OK");
-    weir_testkit::cmd(old, &["WAIT", "1", "2000"]).unwrap();
+    weir_testkit::wait_replicated(old);
     assert_eq!(group.kill9_master(), old);
     let new = timed("sentinel failover after kill9", || group.wait_for_new_master(old));
     assert_ne!(new, old);
