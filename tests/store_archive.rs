@@ -46,6 +46,15 @@ async fn dead_job_is_archived_with_every_error_then_removed_from_redis(db: TestS
     assert!(table.contains(&id) && table.contains(&other) && table.contains("boom 3"), "{table}");
     let none = util::run_ok(s::weir(&prefix, &url).args(["failed", "list", "--queue", "nope"]));
     assert_eq!(none.lines().count(), 1, "header only: {none}");
+    // The filters `weir dead` takes, read the same way: error text (case
+    // ignored, any attempt) and died-before.
+    let by_error: Vec<serde_json::Value> =
+        serde_json::from_str(&util::run_ok(s::weir(&prefix, &url).args(["failed", "list", "--error", "BOOM 2", "--json"])))
+            .unwrap();
+    let by_error: Vec<&str> = by_error.iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(by_error, [id.as_str()]);
+    let old = util::run_ok(s::weir(&prefix, &url).args(["failed", "list", "--older-than", "1h"]));
+    assert_eq!(old.lines().count(), 1, "header only: {old}");
     let shown = util::run_ok(s::weir(&prefix, &url).args(["failed", "show", &id]));
     for needle in ["kind:      send", r#"payload:   {"to":"a@b"}"#, "attempt 1 at", "boom 2", "attempts:  3 of 3"] {
         assert!(shown.contains(needle), "{needle:?} in\n{shown}");
@@ -110,6 +119,10 @@ async fn retry_puts_the_job_back_with_attempts_reset_and_it_runs(db: TestStore) 
     assert_eq!(b.job(&q("r"), &id2).await.unwrap().unwrap().state, Some(JobState::Pending));
     let out = util::run_ok(s::weir(&prefix, &url).args(["failed", "retry", "--all"]));
     assert!(out.starts_with("re-enqueued 0 jobs"), "{out}");
+    // A filter beside an id would be ignored: it is a usage error instead.
+    let out = s::weir(&prefix, &url).args(["failed", "retry", &id2, "--kind", "k2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"), "{out:?}");
 }
 }
 

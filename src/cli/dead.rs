@@ -2,16 +2,16 @@
 //! needed), `weir delete ID` for one pending, delayed or dead job, and
 //! `weir run-now ID` for one delayed job.
 use super::Conn;
+use super::dead_filter::Filters;
 use super::failed::short;
 use super::migrate::format_time;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::time::Duration;
 use weir::QueueName;
-use weir::broker::bounds::{self, MAX_DEAD_BATCH};
-use weir::broker::{Broker, DeadCursor, DeadFilter, DeadJob, JobState};
+use weir::broker::bounds::MAX_DEAD_BATCH;
+use weir::broker::{Broker, DeadCursor, DeadJob, JobState};
 
 #[derive(Debug, Args)]
 pub struct DeadArgs {
@@ -29,43 +29,6 @@ pub enum DeadCommand {
     Retry(ActArgs),
     /// Delete dead jobs with their data (by id, or --all that match).
     Delete(ActArgs),
-}
-
-/// Which dead jobs: every filter given must match.
-#[derive(Debug, Clone, Args)]
-pub struct Filters {
-    /// Only this queue (default: every queue).
-    #[arg(long)]
-    pub queue: Option<QueueName>,
-    /// Only jobs of this kind.
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// Only jobs with this text in the error of any attempt (case ignored).
-    #[arg(long)]
-    pub error: Option<String>,
-    /// Only jobs that died within this long, such as 1h or 7d.
-    #[arg(long, value_parser = super::parse_duration_flag)]
-    pub since: Option<Duration>,
-    /// Only jobs that died longer ago than this, such as 10m.
-    #[arg(long, value_parser = super::parse_duration_flag)]
-    pub older_than: Option<Duration>,
-}
-
-impl Filters {
-    /// The filter, with times measured back from Redis's clock.
-    async fn filter(&self, broker: &Broker) -> anyhow::Result<DeadFilter> {
-        let now = broker.redis_time_ms().await?;
-        Ok(DeadFilter {
-            kind: self.kind.clone(),
-            error: self.error.clone(),
-            since_ms: self.since.map(|d| bounds::ms_before(now, d)),
-            until_ms: self.older_than.map(|d| bounds::ms_before(now, d)),
-        })
-    }
-
-    fn any(&self) -> bool {
-        self.kind.is_some() || self.error.is_some() || self.since.is_some() || self.older_than.is_some()
-    }
 }
 
 #[derive(Debug, Args)]
@@ -139,7 +102,7 @@ pub async fn run(conn: &Conn, a: DeadArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(broker: &Broker, l: ListArgs) -> anyhow::Result<ExitCode> {
-    let filter = l.filters.filter(broker).await?;
+    let filter = l.filters.for_redis(broker.redis_time_ms().await?);
     let after = l.after.as_deref().map(DeadCursor::parse).transpose()?;
     let limit = l.limit as usize;
     let mut jobs: Vec<DeadJob> = Vec::new();
@@ -246,7 +209,7 @@ async fn act(broker: &Broker, a: ActArgs, act: Act) -> anyhow::Result<ExitCode> 
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let filter = a.filters.filter(broker).await?;
+    let filter = a.filters.for_redis(broker.redis_time_ms().await?);
     let mut counts = Vec::new();
     for q in queues {
         let n = broker.dead_count(&q, &filter).await?;

@@ -1,5 +1,6 @@
 //! `weir failed list|show|retry|delete|purge`: the dead-job archive in the store.
 use super::Conn;
+use super::dead_filter::{FILTER_FLAGS, Filters};
 use super::migrate::{StoreArg, format_time};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
@@ -31,15 +32,8 @@ pub enum FailedCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only jobs of this queue.
-    #[arg(long)]
-    pub queue: Option<String>,
-    /// Only jobs of this kind.
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// Only jobs that died within this long, such as 1h or 7d.
-    #[arg(long, value_parser = super::parse_duration_flag)]
-    pub since: Option<Duration>,
+    #[command(flatten)]
+    pub filters: Filters,
     /// Most jobs to print.
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
@@ -61,16 +55,13 @@ pub struct ShowArgs {
 #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all"])))]
 pub struct RetryArgs {
     /// The archived job's id (or --all).
+    #[arg(conflicts_with_all = FILTER_FLAGS)]
     pub id: Option<String>,
-    /// Every archived job not retried since it died (narrowed by --queue and --kind).
+    /// Every archived job not retried since it died that matches the filters.
     #[arg(long)]
     pub all: bool,
-    /// With --all: only jobs of this queue.
-    #[arg(long, requires = "all")]
-    pub queue: Option<String>,
-    /// With --all: only jobs of this kind.
-    #[arg(long, requires = "all")]
-    pub kind: Option<String>,
+    #[command(flatten)]
+    pub filters: Filters,
 }
 
 #[derive(Debug, Args)]
@@ -91,13 +82,7 @@ pub async fn run(conn: &Conn, a: FailedArgs) -> anyhow::Result<ExitCode> {
     let now = weir_store::store::now_ms();
     match a.command {
         FailedCommand::List(l) => {
-            let filter = DeadFilter {
-                queue: l.queue,
-                kind: l.kind,
-                since_ms: l.since.map(|d| bounds::ms_before(now, d)),
-                limit: l.limit,
-                ..DeadFilter::default()
-            };
+            let filter = l.filters.for_store(now, l.limit);
             let jobs = store.dead_jobs(&filter).await?;
             if l.json {
                 println!("{}", serde_json::to_string(&jobs)?);
@@ -129,7 +114,7 @@ pub async fn run(conn: &Conn, a: FailedArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             } else {
-                let filter = DeadFilter { queue: r.queue, kind: r.kind, ..DeadFilter::default() };
+                let filter = r.filters.for_store(now, DeadFilter::default().limit);
                 let s = store.retry_dead_all(&broker, &filter).await?;
                 println!(
                     "re-enqueued {} jobs ({} still in Redis, {} not retryable: damaged)",

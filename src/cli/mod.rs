@@ -5,6 +5,7 @@ mod cancel;
 mod completions;
 mod cron;
 mod dead;
+mod dead_filter;
 mod demo;
 mod demo_acts;
 mod enqueue;
