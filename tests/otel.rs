@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use prost::Message;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use weir::Job as _;
 
 /// One span as received, with the `service.name` of its resource.
 #[derive(Debug, Clone)]
@@ -232,44 +233,47 @@ impl weir::Job for Traced {
 /// A library app: its own tracer provider and `tracing-opentelemetry`
 /// layer; weir's spans join them, and the handler's span nests inside the
 /// consumer span.
-#[tokio::test]
-async fn library_spans_join_the_apps_tracer_provider() {
+/// An app's own tracer provider exporting to `rx` as `service`, with a
+/// `tracing-opentelemetry` layer installed on this thread (the current-thread
+/// runtime of the test runs the worker's tasks here too). Shut the provider
+/// down to flush.
+fn app_tracing(
+    rx: &Receiver,
+    service: &str,
+) -> (opentelemetry_sdk::trace::SdkTracerProvider, tracing::subscriber::DefaultGuard) {
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_otlp::WithExportConfig;
     use tracing_subscriber::prelude::*;
-    let rx = Receiver::start();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(format!("{}/v1/traces", rx.endpoint))
         .build()
         .unwrap();
-    // The batch task runs on a runtime of its own: this test's runtime is a
+    // The batch task runs on a runtime of its own: the test's runtime is a
     // single thread that the provider's shutdown blocks.
     let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
         exporter,
         opentelemetry_sdk::runtime::TokioCurrentThread,
     )
     .build();
-    let resource = opentelemetry_sdk::Resource::builder().with_service_name("shop-app").build();
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name(service.to_string()).build();
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_span_processor(processor)
         .with_resource(resource)
         .build();
     let subscriber =
         tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("shop")));
-    // This thread only: the current-thread runtime runs the worker's tasks here too.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let guard = tracing::subscriber::set_default(subscriber);
+    (provider, guard)
+}
 
-    let b = util::broker("otel-lib").await;
-    let client = weir::Client::from_broker(b.clone());
-    let id = {
-        use tracing::Instrument;
-        let request = tracing::info_span!("checkout");
-        client.enqueue(Traced { n: 7 }).instrument(request).await.unwrap().id
-    };
+/// Runs a library worker on [`Traced`]'s queue, whose handler opens a
+/// `charge_card` span, until one job is done.
+async fn work_one_traced(client: weir::Client) {
+    let b = client.broker().clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker = weir::worker::Worker::builder(client)
-        .queues([("otel-lib", 1)])
+        .queues([(Traced::QUEUE, 1)])
         .handle::<Traced, _>(|job, _ctx| async move {
             tracing::info_span!("charge_card", n = job.n).in_scope(|| ());
             Ok::<_, weir::worker::JobError>(())
@@ -279,7 +283,7 @@ async fn library_spans_join_the_apps_tracer_provider() {
         });
     let watch = async {
         let done = util::eventually(Duration::from_secs(20), async || {
-            b.stats(&weir::QueueName::new("otel-lib").unwrap()).await.unwrap().processed == 1
+            b.stats(&weir::QueueName::new(Traced::QUEUE).unwrap()).await.unwrap().processed == 1
         })
         .await;
         let _ = stop_tx.send(());
@@ -287,14 +291,17 @@ async fn library_spans_join_the_apps_tracer_provider() {
     };
     let (outcome, done) = tokio::join!(worker, watch);
     assert!(done && outcome.unwrap().jobs_done == 1, "the job ran");
-    provider.shutdown().unwrap();
+}
 
+/// The app's `checkout` span, the job's producer and consumer spans and the
+/// handler's span: one trace, each the parent of the next.
+async fn assert_one_app_trace(rx: &Receiver, id: &str) {
     let spans = rx
-        .wait("the app's spans", |s| has(s, SpanKind::Consumer, &id) && s.iter().any(|g| g.span.name == "charge_card"))
+        .wait("the app's spans", |s| has(s, SpanKind::Consumer, id) && s.iter().any(|g| g.span.name == "charge_card"))
         .await;
     let request = spans.iter().find(|g| g.span.name == "checkout").expect("the app's request span");
-    let producer = span_of(&spans, SpanKind::Producer, &id);
-    let consumer = span_of(&spans, SpanKind::Consumer, &id);
+    let producer = span_of(&spans, SpanKind::Producer, id);
+    let consumer = span_of(&spans, SpanKind::Consumer, id);
     let handler = spans.iter().find(|g| g.span.name == "charge_card").unwrap();
     assert_eq!(producer.span.parent_span_id, request.span.span_id, "enqueue is a child of the app's span");
     assert_eq!(consumer.span.parent_span_id, producer.span.span_id);
@@ -302,5 +309,41 @@ async fn library_spans_join_the_apps_tracer_provider() {
     for g in [request, producer, consumer, handler] {
         assert_eq!((g.span.trace_id.as_slice(), g.service.as_str()), (request.span.trace_id.as_slice(), "shop-app"));
     }
-    assert_messaging(consumer, "otel-lib", &id, "process");
+    assert_messaging(consumer, Traced::QUEUE, id, "process");
+}
+
+#[tokio::test]
+async fn library_spans_join_the_apps_tracer_provider() {
+    use tracing::Instrument;
+    let rx = Receiver::start();
+    let (provider, _guard) = app_tracing(&rx, "shop-app");
+    let b = util::broker("otel-lib").await;
+    let client = weir::Client::from_broker(b.clone());
+    let id = client.enqueue(Traced { n: 7 }).instrument(tracing::info_span!("checkout")).await.unwrap().id;
+    work_one_traced(client).await;
+    provider.shutdown().unwrap();
+    assert_one_app_trace(&rx, &id).await;
+}
+
+/// `enqueue_tx` in the app's transaction is the producer span; the relay
+/// carries its trace context into the envelope, so the attempts join the
+/// app's trace as a direct enqueue's do.
+#[tokio::test]
+async fn outbox_jobs_join_the_apps_trace_through_the_relay() {
+    use tracing::Instrument;
+    let rx = Receiver::start();
+    let (provider, _guard) = app_tracing(&rx, "shop-app");
+    let db = crate::store_support::TestStore::sqlite("otel-outbox").await;
+    let b = util::broker("otel-outbox").await;
+    let client = weir::Client::from_broker(b.clone());
+    let id = db
+        .enqueue_in_tx(&client, vec![Traced { n: 8 }], true)
+        .instrument(tracing::info_span!("checkout"))
+        .await
+        .remove(0);
+    let relay = weir_store::Relay::new(b.clone(), db.store.clone(), weir_store::RelayConfig::default());
+    assert_eq!(relay.drain().await.unwrap(), 1, "the committed row is relayed");
+    work_one_traced(client).await;
+    provider.shutdown().unwrap();
+    assert_one_app_trace(&rx, &id).await;
 }

@@ -12,7 +12,7 @@ pub(crate) type Producer = Option<tracing::Span>;
 pub(crate) type Producer = off::NoSpan;
 
 #[cfg(not(feature = "otel"))]
-pub(crate) use off::{instrument, producer, sent};
+pub(crate) use off::{instrument, producer, recorded, sent};
 
 #[cfg(not(feature = "otel"))]
 mod off {
@@ -32,12 +32,14 @@ mod off {
     }
 
     pub(crate) fn sent(_span: &NoSpan, _result: Result<&Enqueued, &Error>) {}
+
+    pub(crate) fn recorded(_span: &NoSpan, _id: &str) {}
 }
 
 #[cfg(feature = "otel")]
 pub use on::extract;
 #[cfg(feature = "otel")]
-pub(crate) use on::{instrument, producer, sent};
+pub(crate) use on::{instrument, producer, recorded, sent};
 
 #[cfg(feature = "otel")]
 mod on {
@@ -139,5 +141,36 @@ mod on {
             }
             Err(e) => span.set_status(Status::error(e.to_string())),
         }
+    }
+
+    /// Records the id of a job written somewhere other than Redis (the
+    /// store's outbox) on its producer span.
+    pub(crate) fn recorded(span: &Producer, id: &str) {
+        if let Some(span) = span {
+            span.set_attribute("messaging.message.id", id.to_string());
+        }
+    }
+}
+
+/// The producer span of a job that goes to Redis another way than through
+/// [`Client`](crate::Client)'s own enqueue calls: the store's transactional
+/// `enqueue_tx` writes the job into the app's database and a relay sends it
+/// later. [`ProducerSpan::start`] opens the span in the caller's context and
+/// writes its W3C trace context into the job, as an enqueue does, so the
+/// worker's consumer span joins the app's trace; the span ends when the
+/// value drops. Without the `otel` feature, or without an OpenTelemetry
+/// layer, it records nothing and leaves the job as it was.
+#[derive(Debug)]
+pub struct ProducerSpan(Producer);
+
+impl ProducerSpan {
+    /// Opens the span of `job` and writes its trace context into it.
+    pub fn start(job: &mut weir_broker::NewJob) -> ProducerSpan {
+        ProducerSpan(producer(job))
+    }
+
+    /// Records the job's id once it is stored.
+    pub fn stored(&self, id: &str) {
+        recorded(&self.0, id);
     }
 }

@@ -10,6 +10,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use std::future::Future;
 use std::time::Duration;
 use weir_broker::{Backoff, Codec, NewJob, QueueName, RunAt, Unique};
+use weir_client::trace::ProducerSpan;
 use weir_client::{Client, Job, Options};
 
 /// A job as the outbox's `job` column holds it (JSON). Other languages may
@@ -48,6 +49,14 @@ pub struct OutboxJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Its rate key ([`Options::rate_key`]); None: none.
     pub rate_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// W3C `traceparent` of the enqueue (its producer span, feature `otel`),
+    /// carried into the envelope by the relay so the job's consumer span
+    /// joins the app's trace; None: no trace.
+    pub traceparent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// W3C `tracestate` that goes with `traceparent`.
+    pub tracestate: Option<String>,
 }
 
 use weir_broker::bounds::millis_u64;
@@ -70,6 +79,8 @@ impl OutboxJob {
             unique_ttl_ms: job.unique.as_ref().and_then(|u| u.ttl).map(millis_u64),
             unique_key: job.unique.map(|u| u.key),
             rate_key: job.rate_key,
+            traceparent: job.traceparent,
+            tracestate: job.tracestate,
         }
     }
 
@@ -84,6 +95,8 @@ impl OutboxJob {
         job.run_at = self.run_at_ms.map(RunAt::AtMs).unwrap_or(RunAt::Now);
         job.unique = self.unique_key.map(|key| Unique { key, ttl: self.unique_ttl_ms.map(Duration::from_millis) });
         job.rate_key = self.rate_key;
+        job.traceparent = self.traceparent;
+        job.tracestate = self.tracestate;
         Ok(job)
     }
 }
@@ -181,12 +194,16 @@ impl EnqueueTx for Client {
     async fn enqueue_new_tx<'a, DB: OutboxDatabase>(
         &'a self,
         tx: &'a mut Transaction<'_, DB>,
-        job: NewJob,
+        mut job: NewJob,
     ) -> Result<String> {
+        // The producer span is the app's enqueue, as for a direct one: the
+        // relay only carries its trace context on.
+        let span = ProducerSpan::start(&mut job);
         self.broker().validate(&job)?;
         let now = self.broker().now_ms();
         let row = OutboxJob::from_new(job, now);
         DB::insert_outbox(&mut **tx, &row, now).await?;
+        span.stored(&row.id);
         Ok(row.id)
     }
 }
