@@ -8,6 +8,7 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    cli::end_quietly_at_a_closed_pipe(&args);
     let traces = cli::init_tracing(args.default_log_level(), args.log_format);
     let code = match cli::run(args).await {
         Ok(code) => code,

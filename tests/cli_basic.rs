@@ -246,3 +246,27 @@ fn man_prints_roff_and_writes_a_page_per_command() {
     assert!(set.contains("\\-\\-create") && set.contains("Create the queue"), "{set}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A reader that stops early (`weir stats | head -1`) ends a printing
+/// command quietly with exit code 0; it panicked with a backtrace (exit 101).
+#[tokio::test]
+async fn a_closed_stdout_ends_a_listing_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let prefix = util::prefix("closed-pipe");
+    // Enough queues that the table outgrows the pipe's buffer (64 KiB).
+    let queues: Vec<String> = (0..3_000).map(|n| format!("queue-{n}")).collect();
+    let mut sadd = vec!["SADD".to_string(), format!("{prefix}:queues")];
+    sadd.extend(queues);
+    let args: Vec<&str> = sadd.iter().map(String::as_str).collect();
+    util::redis().cmd(&args).unwrap();
+    let mut child = util::weir(&prefix).arg("stats").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut header = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut header).unwrap();
+    assert!(header.starts_with("QUEUE"), "{header}");
+    // The reader is gone: every later write meets a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

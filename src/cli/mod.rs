@@ -2,6 +2,7 @@
 mod autoscale;
 mod bench;
 mod cancel;
+mod closed_pipe;
 mod completions;
 mod cron;
 mod dead;
@@ -33,6 +34,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 use weir::broker::{Broker, BrokerConfig};
+
+pub use closed_pipe::end_quietly_at_a_closed_pipe;
 
 #[derive(Debug, Parser)]
 #[command(name = "weir", version, about = "weir: a background job queue on Redis")]
