@@ -170,6 +170,7 @@ async fn enqueue_and_work_export_one_trace_per_job() {
     };
     let ok = enqueue("weir.echo", &[]);
     let dead = enqueue("weir.fail", &["--max-attempts", "1"]);
+    let shell = enqueue("shell", &[]);
     // A job from another producer whose trace context is malformed (and its
     // tracestate not even a string): it runs, under a new root span.
     let bad = ulid::Ulid::new().to_string();
@@ -188,13 +189,22 @@ async fn enqueue_and_work_export_one_trace_per_job() {
     assert_messaging(&producer, q, &ok, "send");
     assert_eq!(text(&producer.span.attributes, "weir.job.kind").as_deref(), Some("weir.echo"));
 
+    // An --exec command gets the attempt's trace context in its environment.
+    let seen = std::env::temp_dir().join(format!("weir-otel-exec-{}", std::process::id()));
+    let exec = format!("shell=printf '%s %s' \"$TRACEPARENT\" \"${{TRACESTATE-unset}}\" > {}", seen.display());
     let mut cmd = rx.weir(&prefix, "shop-worker");
-    cmd.args(["work", "--builtin-kinds", "--queues", q, "--max-jobs", "3"]);
-    let mut worker = WorkerProc::spawn(cmd, &["--max-jobs", "3"]);
+    cmd.args(["work", "--builtin-kinds", "--queues", q, "--max-jobs", "4", "--exec", &exec]);
+    let mut worker = WorkerProc::spawn(cmd, &["--max-jobs", "4"]);
     let status = worker.wait_exit(Duration::from_secs(60));
     assert_eq!(status.and_then(|s| s.code()), Some(10), "{}", worker.report());
-    let spans =
-        rx.wait("the consumer spans", |s| [&ok, &dead, &bad].iter().all(|id| has(s, SpanKind::Consumer, id))).await;
+    let spans = rx
+        .wait("the consumer spans", |s| [&ok, &dead, &bad, &shell].iter().all(|id| has(s, SpanKind::Consumer, id)))
+        .await;
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let exec_span = &span_of(&spans, SpanKind::Consumer, &shell).span;
+    let env = std::fs::read_to_string(&seen).expect("the --exec command ran");
+    let _ = std::fs::remove_file(&seen);
+    assert_eq!(env, format!("00-{}-{}-01 unset", hex(&exec_span.trace_id), hex(&exec_span.span_id)), "TRACEPARENT");
 
     let consumer = span_of(&spans, SpanKind::Consumer, &ok);
     assert_eq!(consumer.service, "shop-worker");

@@ -37,7 +37,7 @@ mod off {
 }
 
 #[cfg(feature = "otel")]
-pub use on::extract;
+pub use on::{extract, process_env};
 #[cfg(feature = "otel")]
 pub(crate) use on::{instrument, producer, recorded, sent};
 
@@ -92,6 +92,26 @@ mod on {
             return Context::new();
         }
         TraceContextPropagator::new().extract_with_context(&Context::new(), &Fields { traceparent, tracestate })
+    }
+
+    /// The W3C trace context of `span` as environment variables for a child
+    /// process, `TRACEPARENT` and `TRACESTATE` (OpenTelemetry's names for
+    /// context in the environment), so a program the worker runs (`--exec`)
+    /// can continue the trace. Empty when the span is not traced.
+    pub fn process_env(span: &tracing::Span) -> Vec<(&'static str, String)> {
+        struct Env(Vec<(&'static str, String)>);
+        impl Injector for Env {
+            fn set(&mut self, key: &str, value: String) {
+                match key {
+                    "traceparent" => self.0.push(("TRACEPARENT", value)),
+                    "tracestate" if !value.is_empty() => self.0.push(("TRACESTATE", value)),
+                    _ => {}
+                }
+            }
+        }
+        let mut env = Env(Vec::new());
+        TraceContextPropagator::new().inject_context(&span.context(), &mut env);
+        env.0
     }
 
     /// Opens the producer span of `job` and writes its trace context into the

@@ -125,6 +125,7 @@ impl ExecHandler {
             .env("WEIR_ATTEMPT", ctx.attempt.to_string())
             .env("WEIR_QUEUE", ctx.queue.as_str())
             .env("WEIR_KIND", &ctx.kind)
+            .envs(crate::trace::process_env())
             .stdin(Stdio::piped())
             .stdout(if self.keep_stdout { Stdio::piped() } else { Stdio::inherit() })
             .stderr(Stdio::piped())

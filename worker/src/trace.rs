@@ -52,3 +52,15 @@ pub(crate) fn finished(span: &Span, traced: bool, outcome: &str, error: Option<&
 
 #[cfg(not(feature = "otel"))]
 pub(crate) fn finished(_span: &Span, _traced: bool, _outcome: &str, _error: Option<&str>) {}
+
+/// The running attempt's trace context for a child process (`--exec`):
+/// `TRACEPARENT` and `TRACESTATE`, empty when traces are off.
+#[cfg(feature = "otel")]
+pub(crate) fn process_env() -> Vec<(&'static str, String)> {
+    weir_client::trace::process_env(&Span::current())
+}
+
+#[cfg(not(feature = "otel"))]
+pub(crate) fn process_env() -> Vec<(&'static str, String)> {
+    Vec::new()
+}
