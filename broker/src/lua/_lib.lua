@@ -28,6 +28,17 @@ local function f_cnc(id) return 'c:' .. id end
 local function job_fields(id)
   return f_env(id), f_att(id), f_max(id), f_unq(id), f_err(id), f_rky(id), f_prg(id), f_wrk(id), f_cnc(id)
 end
+local JOB_FIELDS = 9
+
+-- Appends job `id`'s field names to `t` after its first `n` values (a
+-- batch's HDEL list), returning the new length. `att` and `unq` are the
+-- names f_att(id) and f_unq(id) when the caller built them already.
+local function push_job_fields(t, n, id, att, unq)
+  t[n + 1], t[n + 2], t[n + 3] = f_env(id), att or f_att(id), f_max(id)
+  t[n + 4], t[n + 5], t[n + 6] = unq or f_unq(id), f_err(id), f_rky(id)
+  t[n + 7], t[n + 8], t[n + 9] = f_prg(id), f_wrk(id), f_cnc(id)
+  return n + JOB_FIELDS
+end
 
 -- Now, by the Redis server's clock: one clock for the whole fleet, whatever
 -- the callers' clocks say. `offset` is the documented test hook

@@ -24,22 +24,26 @@ local done = 0
 -- the finished jobs' data removed with one HDEL. The lease is taken with one
 -- ZREM per job, whose integer reply says whether this reservation held it
 -- (ZMSCORE would format every score as a float: measurably slower).
+-- Lengths are kept in counters (`#t` searches the table each time it is read).
 local ids, attempts, results_in, fields = {}, {}, {}, {}
 local width = keep > 0 and 4 or 2
 local max_len = tonumber(ARGV[4]) or 0
+local n, nf = 0, 0
 for i = 5, #ARGV, 3 do
-  local id, n = ARGV[i], #ids + 1
+  local id = ARGV[i]
+  n = n + 1
   ids[n], attempts[n], results_in[n] = id, ARGV[i + 1], ARGV[i + 2]
-  fields[#fields + 1], fields[#fields + 2] = f_att(id), f_unq(id)
-  if keep > 0 then fields[#fields + 1], fields[#fields + 2] = f_err(id), f_prg(id) end
+  fields[nf + 1], fields[nf + 2] = f_att(id), f_unq(id)
+  if keep > 0 then fields[nf + 3], fields[nf + 4] = f_err(id), f_prg(id) end
+  nf = nf + width
 end
 local data = call_chunked('HMGET', jobs, fields, width)
 -- Done records are written with one HSET and one ZADD per call.
-local records, scored = {}, {}
-local drop = {}
+local records, scored, nr = {}, {}, 0
+local drop, nd = {}, 0
 -- The time as text once, not formatted again for every record.
 local now_text = string.format('%d', now)
-for k = 1, #ids do
+for k = 1, n do
   local id, at = ids[k], (k - 1) * width
   -- An id twice in one call is finished once: ZREM answers 0 the second time.
   if data[at + 1] == attempts[k] and redis.call('ZREM', active, id) == 1 then
@@ -49,23 +53,25 @@ for k = 1, #ids do
       if results_in[k] ~= '' then rec = rec .. ',"result":' .. results_in[k] end
       if data[at + 3] then rec = rec .. ',"errors":' .. data[at + 3] end
       if data[at + 4] then rec = rec .. ',"progress":' .. data[at + 4] end
-      records[#records + 1], records[#records + 2] = id, rec .. '}'
-      scored[#scored + 1], scored[#scored + 2] = now_text, id
+      records[nr + 1], records[nr + 2] = id, rec .. '}'
+      scored[nr + 1], scored[nr + 2] = now_text, id
+      nr = nr + 2
     end
-    for _, f in ipairs({ job_fields(id) }) do drop[#drop + 1] = f end
+    -- The HMGET's names of this job's attempt and unique fields serve again.
+    nd = push_job_fields(drop, nd, id, fields[at + 1], fields[at + 2])
     done = done + 1
-    out[#out + 1] = 1
+    out[k] = 1
   else
-    out[#out + 1] = 0
+    out[k] = 0
   end
 end
 if done > 0 then
-  call_chunked('HDEL', jobs, drop, #{ job_fields('') })
+  call_chunked('HDEL', jobs, drop, JOB_FIELDS)
   redis.call('HINCRBY', stats, 'processed', done)
   redis.call('HINCRBY', stats, 'runtime_ms', tonumber(ARGV[1]) or 0)
   slot_freed(KEYS[5], KEYS[6], KEYS[7])
 end
-if #records > 0 then
+if nr > 0 then
   call_chunked('HSET', results, records, 2)
   call_chunked('ZADD', done_set, scored, 2)
   -- Records past the retention go, oldest first, 100 per call; and both keys

@@ -83,12 +83,13 @@ local function key_wait(rk)
   return nil
 end
 
-local out = { 0, hint, -1 }
+local out, nout = { 0, hint, -1 }, 3
 local reserved, scanned = 0, 0
 -- The batch's attempt counts and leases are written with one HSET and one
 -- ZADD at the end, and each popped run's data is read with one HMGET: the
 -- cost per job is in the values, not in commands.
-local counts, leases = {}, {}
+-- Lengths are kept in counters (`#t` searches the table each time it is read).
+local counts, leases, nc, nl = {}, {}, 0, 0
 -- The deadline as text once: a Lua number is formatted anew for every use.
 local lease_text = string.format('%d', lease_until)
 local width = check_keys and 4 or 3
@@ -102,9 +103,9 @@ while reserved < allowed and scanned < scan_limit do
   redis.call('ZREMRANGEBYRANK', pending, 0, #popped - 1)
   local fields = {}
   for i = 1, #popped do
-    local id = popped[i]
-    fields[#fields + 1], fields[#fields + 2], fields[#fields + 3] = f_env(id), f_att(id), f_cnc(id)
-    if check_keys then fields[#fields + 1] = f_rky(id) end
+    local id, at = popped[i], (i - 1) * width
+    fields[at + 1], fields[at + 2], fields[at + 3] = f_env(id), f_att(id), f_cnc(id)
+    if check_keys then fields[at + 4] = f_rky(id) end
   end
   local data = call_chunked('HMGET', jobs, fields, width)
   for i = 1, #popped do
@@ -133,13 +134,18 @@ while reserved < allowed and scanned < scan_limit do
         if hint == -1 or (hint > 0 and wait_until < hint) then hint = wait_until end
       else
         attempts = attempts + 1
-        counts[#counts + 1], counts[#counts + 2] = f_att(id), attempts
-        if worker ~= '' then counts[#counts + 1], counts[#counts + 2] = f_wrk(id), worker end
-        leases[#leases + 1], leases[#leases + 2] = lease_text, id
+        -- The HMGET's name of the attempt field serves again.
+        counts[nc + 1], counts[nc + 2] = fields[at + 2], attempts
+        nc = nc + 2
+        if worker ~= '' then
+          counts[nc + 1], counts[nc + 2] = f_wrk(id), worker
+          nc = nc + 2
+        end
+        leases[nl + 1], leases[nl + 2] = lease_text, id
+        nl = nl + 2
         reserved = reserved + 1
-        out[#out + 1] = id
-        out[#out + 1] = attempts
-        out[#out + 1] = env
+        out[nout + 1], out[nout + 2], out[nout + 3] = id, attempts, env
+        nout = nout + 3
       end
     end
   end
