@@ -203,3 +203,43 @@ async fn unknown_kinds_wait_for_a_worker_that_knows_them_then_die_after_the_wind
         assert_eq!(logged, 1, "{kind} logged once a minute, not per job: {stderr}");
     }
 }
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Counted;
+impl weir::Job for Counted {
+    const KIND: &'static str = "counted";
+    const QUEUE: &'static str = "tries";
+}
+
+/// `ctx.max_attempts` is the limit the worker applies: the job's own,
+/// capped by the worker's `--tries` (it gave the job's own, 25, before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_attempts_in_the_context_is_capped_by_tries() {
+    let b = util::broker("tries").await;
+    let client = weir::Client::from_broker(b.clone());
+    client.enqueue(Counted).await.unwrap();
+    client.enqueue_with(Counted, weir::Options::new().max_attempts(1)).await.unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let s = seen.clone();
+    let worker = tokio::spawn(
+        Worker::builder(client)
+            .queues([("tries", 1)])
+            .tries(3)
+            .handle::<Counted, _>(move |_, ctx| {
+                s.lock().unwrap().push(ctx.max_attempts);
+                async { Ok::<_, JobError>(()) }
+            })
+            .run_until(async {
+                let _ = stop_rx.await;
+            }),
+    );
+    let done =
+        util::eventually(Duration::from_secs(20), async || b.stats(&q("tries")).await.unwrap().processed == 2).await;
+    assert!(done, "{:?}", b.stats(&q("tries")).await.unwrap());
+    stop_tx.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(seen, [1, 3], "the job's own 25 capped at --tries 3; its own 1 kept");
+}
