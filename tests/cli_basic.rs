@@ -147,7 +147,8 @@ fn unreachable_redis_is_one_line_and_a_non_zero_exit() {
 }
 
 /// `weir pause|resume Q` and `weir limit set Q` on a queue never seen refuse
-/// with one line naming `--create` and write nothing; with `--create` they
+/// with one line naming `--create` and write nothing (`weir limit clear Q`
+/// refuses too, with nothing to create); with `--create` they
 /// succeed and the queue is known from then on (stats, limit list), with
 /// its limit showing although it has no jobs.
 #[test]
@@ -164,6 +165,10 @@ fn unknown_queues_are_refused_unless_created() {
         assert!(err.contains("queue fresh is not known") && err.contains("--create"), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
+    // Clearing an unknown queue's limits names the mistake (it said "cleared").
+    let (code, out, err) = util::run_any(util::weir(&prefix).args(["limit", "clear", "fresh"]));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("queue fresh is not known") && err.trim().lines().count() == 1, "{err}");
     let keys = util::redis().cmd(&["KEYS", &format!("{prefix}:*")]).unwrap();
     assert!(keys.starts_with("*0"), "nothing was written: {keys}");
     assert_eq!(stats(&prefix), serde_json::json!({}));
@@ -185,6 +190,10 @@ fn unknown_queues_are_refused_unless_created() {
     let table = util::run_ok(util::weir(&prefix).arg("stats"));
     let line = table.lines().find(|l| l.starts_with("other")).unwrap_or_else(|| panic!("{table}"));
     assert!(line.contains("rate 5/s burst 1"), "{table}");
+    let out = util::run_ok(util::weir(&prefix).args(["limit", "clear", "other"]));
+    assert_eq!(out.trim(), "cleared limits of other");
+    let out = util::run_ok(util::weir(&prefix).args(["limit", "clear", "other"]));
+    assert_eq!(out.trim(), "other had no limits");
 }
 
 /// `weir completions SHELL` prints a script naming the subcommands, for

@@ -42,7 +42,8 @@ async fn queue_rate_limit_allows_the_burst_then_the_rate() {
     assert_eq!(s.pending as usize, 100 - 10 - n);
     let waiting = b.list(&q("r"), JobState::Pending, 1).await.unwrap();
     assert_eq!(b.job(&q("r"), &waiting[0]).await.unwrap().unwrap().attempts, 0);
-    b.clear_limits(&q("r")).await.unwrap();
+    assert!(b.clear_limits(&q("r")).await.unwrap(), "it had a limit");
+    assert!(!b.clear_limits(&q("r")).await.unwrap(), "and has none now");
     assert_eq!(b.reserve(&mut sel, 100, LEASE).await.unwrap().len(), s.pending as usize);
 }
 

@@ -159,10 +159,11 @@ impl Broker {
         self.query(redis::cmd("HSET").arg(&self.keys(queue).conf).arg("concurrency").arg(n)).await
     }
 
-    /// Removes every limit and hold of `queue`.
-    pub async fn clear_limits(&self, queue: &QueueName) -> Result<()> {
+    /// Removes every limit and hold of `queue`; true when it had any.
+    pub async fn clear_limits(&self, queue: &QueueName) -> Result<bool> {
         let fields = vec!["rate", "rate_interval", "rate_burst", "rate_tat", "concurrency", "held_until"];
-        self.query(redis::cmd("HDEL").arg(&self.keys(queue).conf).arg(&fields)).await
+        let removed: u64 = self.query(redis::cmd("HDEL").arg(&self.keys(queue).conf).arg(&fields)).await?;
+        Ok(removed > 0)
     }
 
     /// The queue's stored limits and a hold still in force (`weir limit list`).

@@ -92,8 +92,16 @@ pub async fn run(conn: &Conn, a: LimitArgs) -> anyhow::Result<ExitCode> {
                 let was = b.clear_key_rule(&target).await?;
                 println!("{} rate key rule {target}", if was { "cleared" } else { "no" });
             } else {
-                b.clear_limits(&QueueName::new(target.clone())?).await?;
-                println!("cleared limits of {target}");
+                let queue = QueueName::new(target)?;
+                // A mistyped name is said, not "cleared".
+                if !b.has_queue(&queue).await? {
+                    bail!("queue {queue} is not known (nothing was ever enqueued to it): check the name");
+                }
+                if b.clear_limits(&queue).await? {
+                    println!("cleared limits of {queue}");
+                } else {
+                    println!("{queue} had no limits");
+                }
             }
         }
         LimitCommand::List { json } => {
