@@ -89,3 +89,25 @@ async fn a_rate_limited_queue_is_worked_as_fast_as_its_limit_allows() {
     // 10 s idle wait after every batch.
     assert!(w.wait_lines(Duration::from_secs(6), |l| l.len() == 20), "{}", w.report());
 }
+
+/// A queue a worker serves is known before anything is enqueued to it: it
+/// shows in `weir stats` and takes `weir pause` without `--create`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queues_a_worker_serves_are_known_at_its_start() {
+    let b = util::broker("served").await;
+    let prefix = b.prefix().to_string();
+    let q = |name: &str| weir::QueueName::new(name).unwrap();
+    assert!(!b.has_queue(&q("served-a")).await.unwrap());
+    let mut w = WorkerProc::start(&prefix, &["--queues", "served-a=2,served-b=1"]);
+    let known = util::eventually(Duration::from_secs(20), async || {
+        b.has_queue(&q("served-a")).await.unwrap() && b.has_queue(&q("served-b")).await.unwrap()
+    })
+    .await;
+    assert!(known, "{}", w.report());
+    let stats: serde_json::Value =
+        serde_json::from_str(&util::run_ok(util::weir(&prefix).args(["stats", "--json"]))).unwrap();
+    assert_eq!(stats["served-b"]["pending"], 0, "{stats}");
+    assert_eq!(util::run_ok(util::weir(&prefix).args(["pause", "served-a"])).trim(), "paused served-a");
+    w.signal("TERM");
+    assert_eq!(w.wait_exit(Duration::from_secs(15)).and_then(|s| s.code()), Some(0), "{}", w.report());
+}

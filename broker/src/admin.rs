@@ -84,7 +84,7 @@ impl Broker {
 
     /// Whether `queue` is known: it is in the queue registry
     /// (`{prefix}:queues`), which every enqueue and [`Self::create_queue`]
-    /// add to. The one answer to "has this queue been seen": `weir pause`,
+    /// (called by every worker for the queues it serves, at its start) add to. The one answer to "has this queue been seen": `weir pause`,
     /// `resume` and `limit set` refuse a queue that is not known unless
     /// given `--create` (a typo would otherwise write settings no worker reads).
     pub async fn has_queue(&self, queue: &QueueName) -> Result<bool> {

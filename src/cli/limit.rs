@@ -95,7 +95,9 @@ pub async fn run(conn: &Conn, a: LimitArgs) -> anyhow::Result<ExitCode> {
                 let queue = QueueName::new(target)?;
                 // A mistyped name is said, not "cleared".
                 if !b.has_queue(&queue).await? {
-                    bail!("queue {queue} is not known (nothing was ever enqueued to it): check the name");
+                    bail!(
+                        "queue {queue} is not known (nothing was ever enqueued to it and no worker serves it): check the name"
+                    );
                 }
                 if b.clear_limits(&queue).await? {
                     println!("cleared limits of {queue}");

@@ -42,7 +42,7 @@ pub async fn known(b: &Broker, queue: &QueueName, create: bool) -> anyhow::Resul
         }
     } else if !b.has_queue(queue).await? {
         anyhow::bail!(
-            "queue {queue} is not known (nothing was ever enqueued to it): check the name, or pass --create to create it"
+            "queue {queue} is not known (nothing was ever enqueued to it and no worker serves it): check the name, or pass --create to create it"
         );
     }
     Ok(())

@@ -124,6 +124,11 @@ impl Worker {
         let selector = config.queues.selector()?;
         let queue_names: Vec<QueueName> = config.queues.names();
         let waiter = broker.waiter(&queue_names).await?;
+        // A queue a worker serves is known (`weir stats`, the exporter, `weir
+        // pause` without --create) before anything was enqueued to it.
+        for queue in &queue_names {
+            broker.create_queue(queue).await?;
+        }
         let id = ulid::Ulid::new().to_string().to_lowercase();
         let started_at = broker.now_ms();
         let reserve_lease = lease_for(config.timeout);
