@@ -25,14 +25,11 @@ local function f_prg(id) return 'p:' .. id end
 local function f_wrk(id) return 'w:' .. id end
 local function f_cnc(id) return 'c:' .. id end
 
-local function job_fields(id)
-  return f_env(id), f_att(id), f_max(id), f_unq(id), f_err(id), f_rky(id), f_prg(id), f_wrk(id), f_cnc(id)
-end
+-- Every field a job may have, the one list of them: appends job `id`'s
+-- field names to `t` after its first `n` values (an HDEL list), returning the
+-- new length. `att` and `unq` are the names f_att(id) and f_unq(id) when the
+-- caller built them already (ack's batch).
 local JOB_FIELDS = 9
-
--- Appends job `id`'s field names to `t` after its first `n` values (a
--- batch's HDEL list), returning the new length. `att` and `unq` are the
--- names f_att(id) and f_unq(id) when the caller built them already.
 local function push_job_fields(t, n, id, att, unq)
   t[n + 1], t[n + 2], t[n + 3] = f_env(id), att or f_att(id), f_max(id)
   t[n + 4], t[n + 5], t[n + 6] = unq or f_unq(id), f_err(id), f_rky(id)
@@ -52,7 +49,9 @@ local function now_ms(offset)
 end
 
 local function delete_job(jobs, id)
-  redis.call('HDEL', jobs, job_fields(id))
+  local fields = {}
+  push_job_fields(fields, 0, id)
+  redis.call('HDEL', jobs, unpack(fields))
 end
 
 -- Unique entries are "<expires_ms>:<owner id>".
