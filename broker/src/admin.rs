@@ -83,8 +83,9 @@ impl Broker {
     }
 
     /// Whether `queue` is known: it is in the queue registry
-    /// (`{prefix}:queues`), which every enqueue and [`Self::create_queue`]
-    /// (called by every worker for the queues it serves, at its start) add to. The one answer to "has this queue been seen": `weir pause`,
+    /// (`{prefix}:queues`), which every enqueue, [`Self::create_queue`] and
+    /// [`Self::create_queues`] (each worker, for the queues it serves, at its
+    /// start) add to. The one answer to "has this queue been seen": `weir pause`,
     /// `resume` and `limit set` refuse a queue that is not known unless
     /// given `--create` (a typo would otherwise write settings no worker reads).
     pub async fn has_queue(&self, queue: &QueueName) -> Result<bool> {
@@ -95,9 +96,19 @@ impl Broker {
     /// anything: it then shows in `weir stats`, `weir limit list` and the
     /// dashboard. Returns whether it was new.
     pub async fn create_queue(&self, queue: &QueueName) -> Result<bool> {
-        let added: i64 = self.query(redis::cmd("SADD").arg(queues_set(self.prefix())).arg(queue.as_str())).await?;
-        self.inner.registered.lock().expect("registered lock").insert(queue.clone());
-        Ok(added == 1)
+        Ok(self.create_queues(std::slice::from_ref(queue)).await? == 1)
+    }
+
+    /// [`Self::create_queue`] for several queues in one command; returns how
+    /// many were new.
+    pub async fn create_queues(&self, queues: &[QueueName]) -> Result<u64> {
+        if queues.is_empty() {
+            return Ok(0);
+        }
+        let names: Vec<&str> = queues.iter().map(QueueName::as_str).collect();
+        let added: u64 = self.query(redis::cmd("SADD").arg(queues_set(self.prefix())).arg(&names)).await?;
+        self.inner.registered.lock().expect("registered lock").extend(queues.iter().cloned());
+        Ok(added)
     }
 
     /// Makes a delayed job (scheduled for later, or waiting for its retry)

@@ -126,9 +126,7 @@ impl Worker {
         let waiter = broker.waiter(&queue_names).await?;
         // A queue a worker serves is known (`weir stats`, the exporter, `weir
         // pause` without --create) before anything was enqueued to it.
-        for queue in &queue_names {
-            broker.create_queue(queue).await?;
-        }
+        broker.create_queues(&queue_names).await?;
         let id = ulid::Ulid::new().to_string().to_lowercase();
         let started_at = broker.now_ms();
         let reserve_lease = lease_for(config.timeout);
