@@ -153,18 +153,18 @@ mod on {
 
     /// Records what the enqueue returned on its producer span.
     pub(crate) fn sent(span: &Producer, result: Result<&Enqueued, &Error>) {
+        if let Ok(e) = result {
+            recorded(span, &e.id);
+        }
         let Some(span) = span else { return };
         match result {
-            Ok(e) => {
-                span.set_attribute("messaging.message.id", e.id.clone());
-                span.set_attribute("weir.job.created", e.created);
-            }
+            Ok(e) => span.set_attribute("weir.job.created", e.created),
             Err(e) => span.set_status(Status::error(e.to_string())),
         }
     }
 
-    /// Records the id of a job written somewhere other than Redis (the
-    /// store's outbox) on its producer span.
+    /// Records the job's id on its producer span, once Redis (or the
+    /// store's outbox) has it.
     pub(crate) fn recorded(span: &Producer, id: &str) {
         if let Some(span) = span {
             span.set_attribute("messaging.message.id", id.to_string());

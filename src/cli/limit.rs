@@ -95,9 +95,7 @@ pub async fn run(conn: &Conn, a: LimitArgs) -> anyhow::Result<ExitCode> {
                 let queue = QueueName::new(target)?;
                 // A mistyped name is said, not "cleared".
                 if !b.has_queue(&queue).await? {
-                    bail!(
-                        "queue {queue} is not known (nothing was ever enqueued to it and no worker serves it): check the name"
-                    );
+                    return Err(super::pause::not_known(&queue, "check the name"));
                 }
                 if b.clear_limits(&queue).await? {
                     println!("cleared limits of {queue}");

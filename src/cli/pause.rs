@@ -41,9 +41,14 @@ pub async fn known(b: &Broker, queue: &QueueName, create: bool) -> anyhow::Resul
             println!("created queue {queue}");
         }
     } else if !b.has_queue(queue).await? {
-        anyhow::bail!(
-            "queue {queue} is not known (nothing was ever enqueued to it and no worker serves it): check the name, or pass --create to create it"
-        );
+        return Err(not_known(queue, "check the name, or pass --create to create it"));
     }
     Ok(())
+}
+
+/// The refusal of a queue the broker does not know, with what to do.
+pub fn not_known(queue: &QueueName, what_to_do: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "queue {queue} is not known (nothing was ever enqueued to it and no worker serves it): {what_to_do}"
+    )
 }
